@@ -84,3 +84,28 @@ function(tp_cc_bench)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
   _tp_apply_options(${ARG_NAME})
 endfunction()
+
+# tp_flatbuffers(TARGET tp_wal SCHEMAS schema/record.fbs)
+# Generates <name>_generated.h into the build tree at build time (flatc's output pins the
+# exact runtime version, so generated headers are never committed) and adds them to
+# TARGET's include path.
+function(tp_flatbuffers)
+  cmake_parse_arguments(ARG "" "TARGET" "SCHEMAS" ${ARGN})
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
+  set(outputs "")
+  foreach(schema IN LISTS ARG_SCHEMAS)
+    get_filename_component(name ${schema} NAME_WE)
+    set(out ${out_dir}/${name}_generated.h)
+    add_custom_command(
+      OUTPUT ${out}
+      COMMAND flatbuffers::flatc --cpp --scoped-enums -o ${out_dir}
+              ${CMAKE_CURRENT_SOURCE_DIR}/${schema}
+      DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${schema} flatbuffers::flatc
+      COMMENT "flatc ${schema}")
+    list(APPEND outputs ${out})
+  endforeach()
+  add_custom_target(${ARG_TARGET}_flatbuffers DEPENDS ${outputs})
+  add_dependencies(${ARG_TARGET} ${ARG_TARGET}_flatbuffers)
+  target_include_directories(${ARG_TARGET} PUBLIC ${out_dir})
+  target_link_libraries(${ARG_TARGET} PUBLIC flatbuffers::flatbuffers)
+endfunction()

@@ -14,26 +14,32 @@ Result<LogOptions> LogFlags::ToOptions() const {
 void AddLogFlags(CLI::App& app, LogFlags* flags) {
   app.add_option("--log-format", flags->format, "Log output: json (default) or text")
       ->check(CLI::IsMember({"json", "text"}));
-  app.add_option("--log-level", flags->level,
+  app.add_option("--log-level",
+                 flags->level,
                  "Log level: trace, debug, info, warn, error, critical, off");
 }
 
 std::string EnvNameForFlag(const std::string& flag) {
   std::string out;
   for (char c : flag) {
-    if (c == '-' && out.empty()) continue;
-    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (c == '-' && out.empty())
+      continue;
+    out +=
+        c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return out;
 }
 
 void BindEnvironment(CLI::App& app) {
   for (CLI::Option* opt : app.get_options()) {
-    if (!opt->get_envname().empty() || opt->get_lnames().empty()) continue;
-    if (opt->get_lnames().front() == "help") continue;
+    if (!opt->get_envname().empty() || opt->get_lnames().empty())
+      continue;
+    if (opt->get_lnames().front() == "help")
+      continue;
     opt->envname(EnvNameForFlag(opt->get_lnames().front()));
   }
-  for (CLI::App* sub : app.get_subcommands({})) BindEnvironment(*sub);
+  for (CLI::App* sub : app.get_subcommands({}))
+    BindEnvironment(*sub);
 }
 
 }  // namespace tp

@@ -55,8 +55,10 @@ void Configure(spdlog::logger& logger, const LogOptions& options) {
 }  // namespace
 
 Result<LogFormat> ParseLogFormat(std::string_view text) {
-  if (text == "json") return LogFormat::kJson;
-  if (text == "text") return LogFormat::kText;
+  if (text == "json")
+    return LogFormat::kJson;
+  if (text == "text")
+    return LogFormat::kText;
   return Status::InvalidArgument("log format must be 'json' or 'text', got '" +
                                  std::string(text) + "'");
 }
@@ -81,7 +83,8 @@ void InitLogging(const LogOptions& options) {
 
 std::shared_ptr<spdlog::logger> Logger(const std::string& component) {
   std::lock_guard lock(InitMutex());
-  if (auto existing = spdlog::get(component)) return existing;
+  if (auto existing = spdlog::get(component))
+    return existing;
   auto logger = std::make_shared<spdlog::logger>(
       component, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   Configure(*logger, CurrentOptions());
@@ -94,11 +97,21 @@ std::string JsonEscape(std::string_view in) {
   out.reserve(in.size() + 8);
   for (char c : in) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";

@@ -7,9 +7,12 @@ namespace tp {
 namespace {
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -46,12 +49,13 @@ Result<Uuid> Uuid::Parse(std::string_view text) {
 
 Uuid Uuid::NewV7() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const uint64_t ms =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   std::array<uint8_t, 16> b{};
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i)
+    b[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
   const uint64_t r1 = rng();
   const uint64_t r2 = rng();
   for (int i = 6; i < 16; ++i) {
@@ -64,7 +68,8 @@ Uuid Uuid::NewV7() {
 
 bool Uuid::IsNil() const {
   for (uint8_t b : bytes_) {
-    if (b != 0) return false;
+    if (b != 0)
+      return false;
   }
   return true;
 }
@@ -74,7 +79,8 @@ std::string Uuid::ToString() const {
   std::string out;
   out.reserve(36);
   for (size_t i = 0; i < bytes_.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out += '-';
     out += kHex[bytes_[i] >> 4];
     out += kHex[bytes_[i] & 0xf];
   }

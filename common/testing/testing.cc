@@ -1,19 +1,20 @@
 #include "tp/testing/testing.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <array>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace tp::testing {
 
 TempDir MakeTempDir(const std::string& prefix) {
   auto dir = TempDir::Make(prefix);
-  if (!dir.ok()) throw std::runtime_error(dir.status().ToString());
+  if (!dir.ok())
+    throw std::runtime_error(dir.status().ToString());
   return std::move(dir).value();
 }
 
@@ -30,7 +31,8 @@ std::string Drain(int fd) {
   std::array<char, 4096> buf{};
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n <= 0) break;
+    if (n <= 0)
+      break;
     out.append(buf.data(), static_cast<size_t>(n));
   }
   ::close(fd);
@@ -49,7 +51,8 @@ ProcessOutput RunProcess(const std::vector<std::string>& argv) {
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(127);

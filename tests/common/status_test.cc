@@ -8,7 +8,8 @@ namespace tp {
 namespace {
 
 Result<int> Half(int v) {
-  if (v % 2 != 0) return Status::InvalidArgument("odd: " + std::to_string(v));
+  if (v % 2 != 0)
+    return Status::InvalidArgument("odd: " + std::to_string(v));
   return v / 2;
 }
 

@@ -16,7 +16,9 @@ TEST(UuidTest, ParseRoundTrips) {
 }
 
 TEST(UuidTest, ParseRejectsMalformed) {
-  for (const char* bad : {"", "not-a-uuid", "0190f0a4-1b2c-7d3e-8f40-123456789ab",
+  for (const char* bad : {"",
+                          "not-a-uuid",
+                          "0190f0a4-1b2c-7d3e-8f40-123456789ab",
                           "0190f0a4x1b2c-7d3e-8f40-123456789abc",
                           "0190f0a4-1b2c-7d3e-8f40-123456789abg"}) {
     EXPECT_EQ(Uuid::Parse(bad).status().code(), StatusCode::kInvalidArgument) << bad;

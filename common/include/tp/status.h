@@ -19,10 +19,10 @@ enum class StatusCode : int {
   kInvalidArgument,  // the caller's input is wrong; retrying will not help
   kNotFound,
   kAlreadyExists,
-  kCorruption,    // stored bytes failed a checksum or structural check
-  kIOError,       // the storage layer failed; the store is read-only afterwards
-  kFull,          // a capacity limit (disk budget, buffer) is reached; retry later
-  kUnavailable,   // transient: shutting down, peer unreachable, try again
+  kCorruption,   // stored bytes failed a checksum or structural check
+  kIOError,      // the storage layer failed; the store is read-only afterwards
+  kFull,         // a capacity limit (disk budget, buffer) is reached; retry later
+  kUnavailable,  // transient: shutting down, peer unreachable, try again
   kTimeout,
   kFailedPrecondition,  // the object is in the wrong state for this call
   kConflict,            // e.g. an ack after the lease expired
@@ -40,24 +40,34 @@ class [[nodiscard]] Status {
   static Status InvalidArgument(std::string msg) {
     return {StatusCode::kInvalidArgument, std::move(msg)};
   }
-  static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
+  static Status NotFound(std::string msg) {
+    return {StatusCode::kNotFound, std::move(msg)};
+  }
   static Status AlreadyExists(std::string msg) {
     return {StatusCode::kAlreadyExists, std::move(msg)};
   }
   static Status Corruption(std::string msg) {
     return {StatusCode::kCorruption, std::move(msg)};
   }
-  static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
+  static Status IOError(std::string msg) {
+    return {StatusCode::kIOError, std::move(msg)};
+  }
   static Status Full(std::string msg) { return {StatusCode::kFull, std::move(msg)}; }
   static Status Unavailable(std::string msg) {
     return {StatusCode::kUnavailable, std::move(msg)};
   }
-  static Status Timeout(std::string msg) { return {StatusCode::kTimeout, std::move(msg)}; }
+  static Status Timeout(std::string msg) {
+    return {StatusCode::kTimeout, std::move(msg)};
+  }
   static Status FailedPrecondition(std::string msg) {
     return {StatusCode::kFailedPrecondition, std::move(msg)};
   }
-  static Status Conflict(std::string msg) { return {StatusCode::kConflict, std::move(msg)}; }
-  static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Conflict(std::string msg) {
+    return {StatusCode::kConflict, std::move(msg)};
+  }
+  static Status Internal(std::string msg) {
+    return {StatusCode::kInternal, std::move(msg)};
+  }
 
   bool ok() const { return state_ == nullptr; }
   StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }
@@ -121,10 +131,11 @@ class [[nodiscard]] Result {
 #define TP_CONCAT_(a, b) TP_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function if it is not OK.
-#define TP_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    ::tp::Status tp_status_ = (expr);              \
-    if (!tp_status_.ok()) return tp_status_;       \
+#define TP_RETURN_IF_ERROR(expr)      \
+  do {                                \
+    ::tp::Status tp_status_ = (expr); \
+    if (!tp_status_.ok())             \
+      return tp_status_;              \
   } while (false)
 
 // TP_ASSIGN_OR_RETURN(auto x, MakeX()); declares/assigns `lhs` from a Result or returns
@@ -133,5 +144,6 @@ class [[nodiscard]] Result {
   TP_ASSIGN_OR_RETURN_IMPL_(TP_CONCAT_(tp_result_, __LINE__), lhs, expr)
 #define TP_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
-  if (!tmp.ok()) return tmp.status();             \
+  if (!tmp.ok())                                  \
+    return tmp.status();                          \
   lhs = std::move(tmp).value()

@@ -41,7 +41,8 @@ template <>
 struct std::hash<tp::Uuid> {
   std::size_t operator()(const tp::Uuid& u) const noexcept {
     std::size_t h = 0;
-    for (uint8_t b : u.bytes()) h = h * 131 + b;
+    for (uint8_t b : u.bytes())
+      h = h * 131 + b;
     return h;
   }
 };

@@ -10,23 +10,23 @@
 #include "tp/status.h"
 #include "tp/temp_dir.h"
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::tp::Status tp_s_ = (expr);                    \
+#define ASSERT_OK(expr)                                           \
+  do {                                                            \
+    const ::tp::Status tp_s_ = (expr);                            \
     ASSERT_TRUE(tp_s_.ok()) << #expr << ": " << tp_s_.ToString(); \
   } while (false)
 
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::tp::Status tp_s_ = (expr);                    \
+#define EXPECT_OK(expr)                                           \
+  do {                                                            \
+    const ::tp::Status tp_s_ = (expr);                            \
     EXPECT_TRUE(tp_s_.ok()) << #expr << ": " << tp_s_.ToString(); \
   } while (false)
 
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(TP_CONCAT_(tp_r_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)                           \
-  auto tmp = (expr);                                                          \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString();          \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)                   \
+  auto tmp = (expr);                                                 \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
   lhs = std::move(tmp).value()
 
 namespace tp::testing {

@@ -1,0 +1,395 @@
+#include "wal/store.h"
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tp/testing/testing.h"
+
+namespace tp::wal {
+namespace {
+
+const TopicPartition kTp{"telemetry", PartitionId(3)};
+
+std::vector<std::string> Payloads(int n, const std::string& prefix, size_t pad = 0) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(prefix + std::to_string(i) + std::string(pad, 'x'));
+  return out;
+}
+
+std::vector<RecordInput> Inputs(const std::vector<std::string>& payloads,
+                                std::vector<Uuid>* uuids = nullptr) {
+  std::vector<RecordInput> out;
+  for (const auto& p : payloads) {
+    Uuid id = Uuid::NewV7();
+    if (uuids)
+      uuids->push_back(id);
+    out.push_back(RecordInput{id, "GPU-key", p, {}});
+  }
+  return out;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { options_.maintenance_interval = std::chrono::milliseconds(0); }
+
+  std::unique_ptr<Store> OpenStore() {
+    auto store = Store::Open(options_, dir_.path() / "log");
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  void AppendN(Store& store, const TopicPartition& tp, int n, size_t pad = 0) {
+    auto payloads = Payloads(n, "p", pad);
+    auto inputs = Inputs(payloads);
+    ASSERT_TRUE(store.Append(tp, inputs).ok());
+  }
+
+  TempDir dir_ = testing::MakeTempDir("wal-store-");
+  Options options_;
+};
+
+TEST_F(StoreTest, AppendAssignsConsecutiveOffsetsAndReadsBack) {
+  auto store = OpenStore();
+  std::vector<Uuid> uuids;
+  auto payloads = Payloads(5, "row-");
+  auto inputs = Inputs(payloads, &uuids);
+  std::vector<Header> headers = {{"content-type", "application/json"}};
+  inputs[2].headers = headers;
+  ASSERT_OK_AND_ASSIGN(AppendResult first, store->Append(kTp, inputs));
+  EXPECT_EQ(first.first, Offset(0));
+  EXPECT_EQ(first.count, 5u);
+  ASSERT_OK_AND_ASSIGN(AppendResult second,
+                       store->Append(kTp, Inputs(Payloads(2, "more-"))));
+  EXPECT_EQ(second.first, Offset(5));
+
+  ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(0)));
+  ASSERT_EQ(records.size(), 7u);
+  for (size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(records[i].offset, Offset(i));
+  EXPECT_EQ(records[0].payload, "row-0");
+  EXPECT_EQ(records[0].msg_uuid, uuids[0]);
+  EXPECT_EQ(records[0].key, "GPU-key");
+  EXPECT_EQ(records[2].headers, headers);
+  EXPECT_EQ(records[6].payload, "more-1");
+  const auto age = std::chrono::system_clock::now() - records[0].publish_time;
+  EXPECT_GE(age, std::chrono::seconds(0));
+  EXPECT_LT(age, std::chrono::seconds(60));
+}
+
+TEST_F(StoreTest, ReadHonoursLimitsAndBounds) {
+  auto store = OpenStore();
+  AppendN(*store, kTp, 10, 100);
+  ASSERT_OK_AND_ASSIGN(auto three, store->Read(kTp, Offset(4), {.max_records = 3}));
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three.front().offset, Offset(4));
+  // max_bytes below one record still returns that record.
+  ASSERT_OK_AND_ASSIGN(auto one, store->Read(kTp, Offset(0), {.max_bytes = 1}));
+  EXPECT_EQ(one.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto end, store->Read(kTp, Offset(10)));
+  EXPECT_TRUE(end.empty());
+  EXPECT_EQ(store->Read(kTp, Offset(11)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Read({"telemetry", PartitionId(99)}, Offset(0)).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, RejectsBadInput) {
+  auto store = OpenStore();
+  EXPECT_EQ(store->Append({"bad topic!", PartitionId(0)}, Inputs(Payloads(1, "x")))
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Append(kTp, {}).status().code(), StatusCode::kInvalidArgument);
+  options_.max_record_bytes = 10;
+  auto small = Store::Open(options_, dir_.path() / "small");
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ((*small)->Append(kTp, Inputs(Payloads(1, "", 20))).status().code(),
+            StatusCode::kInvalidArgument);
+  AppendN(*store, kTp, 1);
+  EXPECT_EQ(store->Commit(kTp, "", Offset(0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Commit(kTp, "bad group", Offset(0)).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, ReopenContinuesOffsets) {
+  {
+    auto store = OpenStore();
+    AppendN(*store, kTp, 3);
+    AppendN(*store, {"other", PartitionId(0)}, 2);
+    ASSERT_OK(store->Commit(kTp, "collectors", Offset(2)).status());
+  }
+  auto store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store->Append(kTp, Inputs(Payloads(1, "after"))));
+  EXPECT_EQ(r.first, Offset(3));
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+  EXPECT_EQ(stats.next, Offset(4));
+  ASSERT_EQ(stats.groups.size(), 1u);
+  EXPECT_EQ(stats.groups[0].committed, Offset(2));
+  EXPECT_EQ(store->Partitions().size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(0)));
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[3].payload, "after0");
+}
+
+TEST_F(StoreTest, CommitsNeverMoveBackwards) {
+  auto store = OpenStore();
+  AppendN(*store, kTp, 10);
+  ASSERT_OK_AND_ASSIGN(Offset c1, store->Commit(kTp, "collectors", Offset(7)));
+  EXPECT_EQ(c1, Offset(7));
+  ASSERT_OK_AND_ASSIGN(Offset c2, store->Commit(kTp, "collectors", Offset(3)));
+  EXPECT_EQ(c2, Offset(7));
+  ASSERT_OK_AND_ASSIGN(Offset other, store->Commit(kTp, "archiver", Offset(2)));
+  EXPECT_EQ(other, Offset(2));
+  EXPECT_EQ(store->Commit(kTp, "collectors", Offset(11)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Commit({"telemetry", PartitionId(1)}, "collectors", Offset(0))
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  store.reset();
+  store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(Offset after, store->Commit(kTp, "collectors", Offset(5)));
+  EXPECT_EQ(after, Offset(7));
+}
+
+TEST_F(StoreTest, StatsReportBacklogPerGroup) {
+  auto store = OpenStore();
+  AppendN(*store, kTp, 10, 50);
+  ASSERT_OK(store->Commit(kTp, "collectors", Offset(4)).status());
+  ASSERT_OK(store->Commit(kTp, "archiver", Offset(8)).status());
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+  EXPECT_EQ(stats.first, Offset(0));
+  EXPECT_EQ(stats.next, Offset(10));
+  EXPECT_EQ(stats.backlog_records, 6u);
+  ASSERT_EQ(stats.groups.size(), 2u);
+  EXPECT_EQ(stats.groups[0].group, "archiver");
+  EXPECT_EQ(stats.groups[0].backlog_records, 2u);
+  EXPECT_EQ(stats.groups[1].backlog_records, 6u);
+  // Equal-size records: bytes are proportional to records.
+  EXPECT_EQ(stats.groups[1].backlog_bytes, stats.bytes * 6 / 10);
+  EXPECT_EQ(stats.groups[0].backlog_bytes, stats.bytes * 2 / 10);
+  EXPECT_EQ(stats.backlog_bytes, stats.groups[1].backlog_bytes);
+}
+
+TEST_F(StoreTest, MaintenanceTrimsBelowLowestCommit) {
+  auto store = OpenStore();
+  AppendN(*store, kTp, 10);
+  ASSERT_OK(store->Commit(kTp, "collectors", Offset(6)).status());
+  ASSERT_OK(store->Commit(kTp, "archiver", Offset(4)).status());
+  ASSERT_OK(store->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+  EXPECT_EQ(stats.first, Offset(4));
+  ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(0)));
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records.front().offset, Offset(4));
+  // The trim point survives a reopen and offsets continue.
+  store.reset();
+  store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(stats, store->Stats(kTp));
+  EXPECT_EQ(stats.first, Offset(4));
+  EXPECT_EQ(stats.next, Offset(10));
+}
+
+TEST_F(StoreTest, TrimToEverythingKeepsNextOffset) {
+  auto store = OpenStore();
+  AppendN(*store, kTp, 5);
+  ASSERT_OK(store->TrimTo(kTp, Offset(100)));  // clamped to next
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+  EXPECT_EQ(stats.first, Offset(5));
+  EXPECT_EQ(stats.bytes, 0u);
+  store.reset();
+  store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store->Append(kTp, Inputs(Payloads(1, "x"))));
+  EXPECT_EQ(r.first, Offset(5));
+}
+
+TEST_F(StoreTest, RetentionByBytesIsIndependentOfCommits) {
+  options_.retention_bytes = 20 * 1024;
+  auto store = OpenStore();
+  for (int i = 0; i < 100; ++i)
+    AppendN(*store, kTp, 1, 1000);
+  ASSERT_OK_AND_ASSIGN(PartitionStats before, store->Stats(kTp));
+  const uint64_t per_record = before.bytes / 100;
+  ASSERT_OK(store->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(PartitionStats after, store->Stats(kTp));
+  EXPECT_LE(after.bytes, options_.retention_bytes);
+  EXPECT_GT(after.bytes + per_record, options_.retention_bytes);
+  EXPECT_EQ(after.next, Offset(100));
+  EXPECT_EQ(after.first.value(), 100 - after.bytes / per_record);
+}
+
+TEST_F(StoreTest, RetentionByAgeTrimsOldRecords) {
+  options_.retention_age = std::chrono::seconds(1);
+  auto store = OpenStore();
+  AppendN(*store, kTp, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  AppendN(*store, kTp, 3);
+  ASSERT_OK(store->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+  EXPECT_EQ(stats.first, Offset(5));
+  EXPECT_EQ(stats.next, Offset(8));
+}
+
+TEST_F(StoreTest, DiskBudgetFullThenRecoversAfterTrim) {
+  options_.disk_budget_bytes = 256 * 1024;
+  auto store = OpenStore();
+  Status last;
+  int appended = 0;
+  // Bounded: the budget is 256 KiB and each batch writes ~40 KiB.
+  for (int i = 0; i < 200 && last.ok(); ++i) {
+    auto payloads = Payloads(10, "big", 4000);
+    auto r = store->Append(kTp, Inputs(payloads));
+    last = r.status();
+    if (r.ok())
+      appended += 10;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // let usage refresh
+  }
+  ASSERT_EQ(last.code(), StatusCode::kFull) << last.ToString();
+  EXPECT_TRUE(store->GetStoreStats().full);
+  // Everything consumed and committed: maintenance trims, compacts and frees the space.
+  ASSERT_OK(store->Commit(kTp, "collectors", Offset(appended)).status());
+  ASSERT_OK(store->RunMaintenance());
+  EXPECT_FALSE(store->GetStoreStats().full)
+      << store->GetStoreStats().disk_usage_bytes << " bytes still used";
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store->Append(kTp, Inputs(Payloads(1, "again"))));
+  EXPECT_EQ(r.first, Offset(appended));
+}
+
+TEST_F(StoreTest, PermanentWriteErrorRefusesWritesUntilReopen) {
+  std::atomic<bool> fail{false};
+  options_.write_fault_hook = [&fail]() -> Status {
+    return fail ? Status::IOError("injected: no space left on device") : Status::Ok();
+  };
+  auto store = OpenStore();
+  AppendN(*store, kTp, 2);
+  fail = true;
+  auto r = store->Append(kTp, Inputs(Payloads(1, "x")));
+  ASSERT_EQ(r.status().code(), StatusCode::kIOError);
+  fail = false;  // the disk is fine again, but the store stays failed until reopened
+  r = store->Append(kTp, Inputs(Payloads(1, "y")));
+  EXPECT_EQ(r.status().code(), StatusCode::kIOError);
+  EXPECT_NE(r.status().message().find("injected"), std::string::npos);
+  EXPECT_EQ(store->Commit(kTp, "collectors", Offset(1)).status().code(),
+            StatusCode::kIOError);
+  ASSERT_TRUE(store->GetStoreStats().failure.has_value());
+  // Reads keep working.
+  ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(0)));
+  EXPECT_EQ(records.size(), 2u);
+  store.reset();
+  options_.write_fault_hook = nullptr;
+  store = OpenStore();
+  ASSERT_OK_AND_ASSIGN(AppendResult after, store->Append(kTp, Inputs(Payloads(1, "z"))));
+  EXPECT_EQ(after.first, Offset(2));  // the failed batches left no trace
+}
+
+TEST_F(StoreTest, ConcurrentAppendersGetDisjointContiguousOffsets) {
+  auto store = OpenStore();
+  constexpr int kThreads = 8;
+  constexpr int kBatches = 50;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<uint64_t>> firsts(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        auto payloads =
+            Payloads(3, "t" + std::to_string(t) + "b" + std::to_string(b) + "-");
+        auto r = store->Append(kTp, Inputs(payloads));
+        if (r.ok())
+          firsts[t].push_back(r->first.value());
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  std::set<uint64_t> all;
+  for (const auto& f : firsts) {
+    ASSERT_EQ(f.size(), static_cast<size_t>(kBatches));
+    for (uint64_t o : f)
+      all.insert(o);
+  }
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kBatches));
+  ASSERT_OK_AND_ASSIGN(auto records,
+                       store->Read(kTp, Offset(0), {.max_records = 100000}));
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kBatches * 3));
+  // Each batch's three records are adjacent and in order.
+  for (uint64_t first : all) {
+    const std::string& p0 = records[first].payload;
+    EXPECT_EQ(p0.back(), '0');
+    EXPECT_EQ(records[first + 2].payload.substr(0, p0.size() - 1),
+              p0.substr(0, p0.size() - 1));
+  }
+}
+
+TEST_F(StoreTest, AsyncAppendCallbackSeesDurableRecord) {
+  auto store = OpenStore();
+  std::promise<Result<AppendResult>> done;
+  auto payloads = Payloads(1, "async");
+  store->AppendAsync(kTp, Inputs(payloads), [&done](Result<AppendResult> r) {
+    done.set_value(std::move(r));
+  });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r.ok());
+  ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, r->first));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].payload, "async0");
+}
+
+TEST_F(StoreTest, OpenRejectsNonLogDirectories) {
+  auto plain = dir_.path() / "plain";
+  std::filesystem::create_directories(plain);
+  { std::ofstream(plain / "notes.txt") << "hello"; }
+  EXPECT_EQ(Store::Open(options_, plain).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Store::OpenSecondary(dir_.path() / "missing", dir_.path() / "scratch")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(Store::OpenSecondary(plain, dir_.path() / "scratch").status().code(),
+            StatusCode::kInvalidArgument);
+  options_.sync = SyncPolicy::kInterval;
+  options_.sync_interval = std::chrono::milliseconds(0);
+  EXPECT_EQ(Store::Open(options_, dir_.path() / "x").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, SecondarySeesPrimaryWritesAfterCatchUp) {
+  auto primary = OpenStore();
+  AppendN(*primary, kTp, 3);
+  ASSERT_OK_AND_ASSIGN(
+      auto secondary, Store::OpenSecondary(dir_.path() / "log", dir_.path() / "scratch"));
+  ASSERT_OK_AND_ASSIGN(auto records, secondary->Read(kTp, Offset(0)));
+  EXPECT_EQ(records.size(), 3u);
+  AppendN(*primary, kTp, 2);
+  ASSERT_OK(secondary->CatchUp());
+  ASSERT_OK_AND_ASSIGN(records, secondary->Read(kTp, Offset(0)));
+  EXPECT_EQ(records.size(), 5u);
+  EXPECT_EQ(secondary->Append(kTp, Inputs(Payloads(1, "x"))).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(secondary->TrimTo(kTp, Offset(1)).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, SyncPoliciesAllPersistAcrossReopen) {
+  for (SyncPolicy policy :
+       {SyncPolicy::kAlways, SyncPolicy::kInterval, SyncPolicy::kNone}) {
+    options_.sync = policy;
+    auto path = dir_.path() / std::string(SyncPolicyName(policy));
+    {
+      auto store = Store::Open(options_, path);
+      ASSERT_TRUE(store.ok());
+      AppendN(**store, kTp, 4);
+    }
+    auto store = Store::Open(options_, path);
+    ASSERT_TRUE(store.ok());
+    ASSERT_OK_AND_ASSIGN(PartitionStats stats, (*store)->Stats(kTp));
+    EXPECT_EQ(stats.next, Offset(4)) << SyncPolicyName(policy);
+  }
+  EXPECT_EQ(ParseSyncPolicy("sometimes").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tp::wal

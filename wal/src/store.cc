@@ -1,0 +1,1292 @@
+// Store: RocksDB-backed partitioned log with group commit.
+//
+// One writer thread owns every mutation. Callers encode and checksum their records on
+// their own thread, queue them, and the writer turns everything queued into one
+// WriteBatch and one (synced) write, then publishes the new offsets and completes the
+// callers. Because in-memory offsets move only after the write returned, readers never
+// see a record that a crash could take back.
+//
+// Trimming moves the partition's trim point and range-deletes the records below it in
+// one batch; the maintenance pass compacts trimmed ranges afterwards so the disk space is
+// actually returned.
+#include "wal/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "key_format.h"
+#include "record_codec.h"
+#include "tp/log.h"
+
+namespace tp::wal {
+namespace {
+
+constexpr char kRecordsCf[] = "records";
+constexpr char kMetaCf[] = "meta";
+constexpr auto kDiskUsageRefresh = std::chrono::milliseconds(200);
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok())
+    return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption())
+    return Status::Corruption(std::move(msg));
+  if (s.IsNotFound())
+    return Status::NotFound(std::move(msg));
+  if (s.IsInvalidArgument() || s.IsNotSupported()) {
+    return Status::InvalidArgument(std::move(msg));
+  }
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) {
+    return Status::Unavailable(std::move(msg));
+  }
+  return Status::IOError(std::move(msg));
+}
+
+// Errors after which the store must stop writing: the on-disk state is unknown.
+bool IsPermanent(const Status& s) {
+  return s.code() == StatusCode::kIOError || s.code() == StatusCode::kCorruption ||
+         s.code() == StatusCode::kInternal;
+}
+
+bool IsValidGroupName(std::string_view group) {
+  if (group.empty() || group.size() > 200)
+    return false;
+  for (char c : group) {
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
+      return false;
+  }
+  return true;
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string EncodeTrimPoint(uint64_t first, uint64_t bytes_before) {
+  std::string v;
+  keys::PutBE64(&v, first);
+  keys::PutBE64(&v, bytes_before);
+  return v;
+}
+
+std::string EncodeU64(uint64_t v) {
+  std::string out;
+  keys::PutBE64(&out, v);
+  return out;
+}
+
+using PartitionKey = std::pair<uint32_t, uint32_t>;  // (topic id, partition)
+
+struct PartitionState {
+  TopicPartition tp;
+  uint32_t topic_id = 0;
+  // Published after the write that made them true returned.
+  std::atomic<uint64_t> first{0};
+  std::atomic<uint64_t> first_bytes{0};  // cumulative bytes before `first`
+  std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> total_bytes{0};  // cumulative bytes before `next`
+
+  mutable std::mutex groups_mu;
+  std::map<std::string, uint64_t> committed;  // REQUIRES: groups_mu held
+};
+
+struct WriteOp {
+  enum class Kind { kAppend, kCommit, kTrim, kMaintenance };
+  Kind kind = Kind::kAppend;
+  TopicPartition tp;
+  std::vector<std::string> values;  // kAppend: encoded, unsealed records
+  std::string group;                // kCommit
+  uint64_t offset = 0;              // kCommit, kTrim
+  AppendCallback append_done;
+  Store::CommitCallback commit_done;
+  std::function<void(Status)> status_done;
+  // kMaintenance: record ranges trimmed by the pass, compacted by the caller.
+  std::vector<std::pair<std::string, std::string>>* trimmed_ranges = nullptr;
+};
+
+}  // namespace
+
+class Store::Impl {
+ public:
+  Impl(Options options, std::filesystem::path dir, bool secondary)
+      : options_(std::move(options)), dir_(std::move(dir)), secondary_(secondary) {}
+
+  ~Impl() { Close(); }
+
+  Status OpenDb(const std::filesystem::path& scratch_dir);
+  Status LoadState();
+  void StartThreads();
+  void Close();
+
+  void EnqueueAppend(const TopicPartition& tp,
+                     std::span<const RecordInput> records,
+                     AppendCallback done);
+  void Enqueue(std::unique_ptr<WriteOp> op);
+
+  Result<std::vector<Record>> Read(const TopicPartition& tp,
+                                   Offset from,
+                                   const ReadOptions& options) const;
+  Status RunMaintenance();
+  std::vector<TopicPartition> Partitions() const;
+  Result<PartitionStats> Stats(const TopicPartition& tp) const;
+  std::vector<PartitionStats> AllStats() const;
+  StoreStats GetStoreStats() const;
+  VerifyReport Verify() const;
+  Status CatchUp();
+  // OK, or why writes are refused: read-only instance, or a permanent storage error.
+  Status WritableOrError() const;
+
+ private:
+  struct Staged {
+    PartitionState* ps = nullptr;
+    std::unique_ptr<PartitionState> created;  // new partition, not yet visible
+    uint64_t next = 0;
+    uint64_t total = 0;
+    std::map<std::string, uint64_t> commits;
+  };
+  struct GroupCommit {
+    rocksdb::WriteBatch batch;
+    std::map<PartitionKey, Staged> staged;
+    std::map<std::string, uint32_t> new_topics;
+    std::vector<std::pair<WriteOp*, AppendResult>> appends;
+    std::vector<std::pair<WriteOp*, Staged*>> commits;
+    uint32_t records = 0;
+  };
+
+  PartitionState* Find(const TopicPartition& tp) const;
+  PartitionState* FindLocked(const TopicPartition& tp) const;  // REQUIRES: state_mu_
+
+  void WriterLoop();
+  void BackgroundLoop();
+  void RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops, GroupCommit& gc);
+  Staged* StagePartition(GroupCommit& gc, const TopicPartition& tp, bool create);
+  void StageAppend(GroupCommit& gc, WriteOp* op);
+  void StageCommit(GroupCommit& gc, WriteOp* op);
+  Status Write(rocksdb::WriteBatch* batch, bool force_sync);
+  Status DoTrim(PartitionState* ps,
+                uint64_t target,
+                std::vector<std::pair<std::string, std::string>>* ranges);
+  Status DoMaintenancePass(std::vector<std::pair<std::string, std::string>>* ranges);
+  void RefreshDiskUsage();
+
+  Result<uint64_t> BytesBefore(const PartitionState& ps, uint64_t offset) const;
+  Result<PublishTime> PublishTimeAt(const PartitionState& ps, uint64_t offset) const;
+
+  const Options options_;
+  const std::filesystem::path dir_;
+  const bool secondary_;
+  std::shared_ptr<spdlog::logger> log_ = Logger("wal");
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  // Topic and partition maps. Entries are never removed, so PartitionState pointers
+  // stay valid; the writer thread (or CatchUp) inserts under the unique lock.
+  mutable std::shared_mutex state_mu_;
+  std::map<std::string, uint32_t> topic_ids_;
+  std::map<PartitionKey, std::unique_ptr<PartitionState>> partitions_;
+  uint32_t next_topic_id_ = 1;  // writer thread only (after LoadState)
+
+  // Set once by the writer thread on a permanent error.
+  mutable std::mutex failure_mu_;
+  std::optional<Status> failure_;  // REQUIRES: failure_mu_
+  std::atomic<bool> failed_{false};
+
+  std::atomic<uint64_t> disk_usage_{0};
+  std::atomic<bool> full_{false};
+  std::chrono::steady_clock::time_point last_usage_refresh_{};  // writer thread only
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<WriteOp>> queue_;  // REQUIRES: queue_mu_
+  bool stopping_ = false;                       // REQUIRES: queue_mu_
+  std::thread writer_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stopping_ = false;  // REQUIRES: bg_mu_
+  std::thread background_;
+};
+
+// ---- open, load, close ----
+
+Status Store::Impl::OpenDb(const std::filesystem::path& scratch_dir) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(dir_, ec);
+  if (exists && !std::filesystem::is_directory(dir_, ec)) {
+    return Status::InvalidArgument(dir_.string() + " is not a directory");
+  }
+  const bool has_current = std::filesystem::exists(dir_ / "CURRENT", ec);
+  if (secondary_ && !exists) {
+    return Status::NotFound("log directory " + dir_.string() + " does not exist");
+  }
+  if (exists && !has_current && (secondary_ || !std::filesystem::is_empty(dir_, ec))) {
+    return Status::InvalidArgument(dir_.string() +
+                                   " is not a log directory (no RocksDB CURRENT file)");
+  }
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = !secondary_;
+  db_options.create_missing_column_families = !secondary_;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 5;
+  if (secondary_)
+    db_options.max_open_files = -1;  // required for secondary instances
+
+  rocksdb::ColumnFamilyOptions records_options;
+  records_options.write_buffer_size = 64 << 20;
+  rocksdb::ColumnFamilyOptions meta_options;
+  meta_options.write_buffer_size = 4 << 20;
+
+  if (secondary_) {
+    std::vector<std::string> cf_names;
+    auto s = rocksdb::DB::ListColumnFamilies(db_options, dir_.string(), &cf_names);
+    if (!s.ok())
+      return FromRocks(s, "list column families of " + dir_.string());
+    for (const char* needed : {kRecordsCf, kMetaCf}) {
+      if (std::find(cf_names.begin(), cf_names.end(), needed) == cf_names.end()) {
+        return Status::InvalidArgument(dir_.string() +
+                                       " is a RocksDB database but not a log (no '" +
+                                       needed + "' column family)");
+      }
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kRecordsCf, records_options},
+      {kMetaCf, meta_options}};
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (secondary_) {
+    std::filesystem::create_directories(scratch_dir, ec);
+    s = rocksdb::DB::OpenAsSecondary(
+        db_options, dir_.string(), scratch_dir.string(), cfs, &handles_, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, dir_.string(), cfs, &handles_, &raw);
+  }
+  if (!s.ok())
+    return FromRocks(s, "open log " + dir_.string());
+  db_.reset(raw);
+  records_cf_ = handles_[1];
+  meta_cf_ = handles_[2];
+  return Status::Ok();
+}
+
+Status Store::Impl::LoadState() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  std::optional<uint32_t> version;
+  std::map<std::string, uint32_t> topics;
+  std::map<PartitionKey, std::pair<uint64_t, uint64_t>> trim_points;
+  std::map<PartitionKey, std::map<std::string, uint64_t>> commits;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    std::string_view value(it->value().data(), it->value().size());
+    const char prefix = key[0];
+    if (prefix == keys::kFormatVersionKey && key.size() == 1 && value.size() == 4) {
+      version = keys::GetBE32(value.data());
+    } else if (prefix == keys::kTopicPrefix && value.size() == 4) {
+      topics[std::string(key.substr(1))] = keys::GetBE32(value.data());
+    } else if (prefix == keys::kTrimPointPrefix && key.size() == 9 &&
+               value.size() == 16) {
+      trim_points[{keys::GetBE32(key.data() + 1), keys::GetBE32(key.data() + 5)}] = {
+          keys::GetBE64(value.data()), keys::GetBE64(value.data() + 8)};
+    } else if (prefix == keys::kCommitPrefix && key.size() > 9 && value.size() == 8) {
+      commits[{keys::GetBE32(key.data() + 1), keys::GetBE32(key.data() + 5)}]
+             [std::string(key.substr(9))] = keys::GetBE64(value.data());
+    } else {
+      return Status::Corruption("unrecognised meta entry with key prefix '" +
+                                std::string(1, prefix) + "' in " + dir_.string());
+    }
+  }
+  TP_RETURN_IF_ERROR(FromRocks(it->status(), "scan meta"));
+
+  if (!version) {
+    std::unique_ptr<rocksdb::Iterator> rit(
+        db_->NewIterator(rocksdb::ReadOptions(), records_cf_));
+    rit->SeekToFirst();
+    if (!topics.empty() || rit->Valid()) {
+      return Status::Corruption(dir_.string() + " holds log data but no format version");
+    }
+    if (secondary_) {
+      return Status::InvalidArgument(dir_.string() + " is an empty, uninitialised log");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    std::string v;
+    keys::PutBE32(&v, keys::kFormatVersion);
+    TP_RETURN_IF_ERROR(FromRocks(db_->Put(wo, meta_cf_, keys::FormatVersionKey(), v),
+                                 "write format version"));
+    version = keys::kFormatVersion;
+  }
+  if (*version != keys::kFormatVersion) {
+    return Status::FailedPrecondition("log format version " + std::to_string(*version) +
+                                      " in " + dir_.string() +
+                                      " is not supported (this build reads version " +
+                                      std::to_string(keys::kFormatVersion) + ")");
+  }
+
+  std::map<uint32_t, std::string> topic_names;
+  for (const auto& [name, id] : topics) {
+    topic_names[id] = name;
+    next_topic_id_ = std::max(next_topic_id_, id + 1);
+  }
+
+  std::unique_lock lock(state_mu_);
+  topic_ids_ = topics;
+  for (const auto& [pkey, trim] : trim_points) {
+    auto name = topic_names.find(pkey.first);
+    if (name == topic_names.end()) {
+      return Status::Corruption("trim point for unknown topic id " +
+                                std::to_string(pkey.first));
+    }
+    auto& slot = partitions_[pkey];
+    if (!slot) {
+      slot = std::make_unique<PartitionState>();
+      slot->tp = TopicPartition{name->second, PartitionId(pkey.second)};
+      slot->topic_id = pkey.first;
+    }
+    PartitionState& ps = *slot;
+    uint64_t first = trim.first;
+    uint64_t first_bytes = trim.second;
+    uint64_t next = first;
+    uint64_t total = first_bytes;
+    std::unique_ptr<rocksdb::Iterator> rit(
+        db_->NewIterator(rocksdb::ReadOptions(), records_cf_));
+    rit->SeekForPrev(keys::RecordKey(pkey.first, pkey.second, UINT64_MAX));
+    if (rit->Valid()) {
+      auto decoded = keys::DecodeRecordKey({rit->key().data(), rit->key().size()});
+      if (decoded && decoded->topic_id == pkey.first &&
+          decoded->partition == pkey.second && decoded->offset >= first) {
+        next = decoded->offset + 1;
+        auto before = DecodeBytesBefore({rit->value().data(), rit->value().size()});
+        // A damaged last record leaves the byte count an estimate; offsets stay exact.
+        total = (before.ok() ? *before : first_bytes) + rit->value().size();
+      }
+    }
+    TP_RETURN_IF_ERROR(FromRocks(rit->status(), "find end of " + ps.tp.ToString()));
+    ps.first.store(first, std::memory_order_release);
+    ps.first_bytes.store(first_bytes, std::memory_order_release);
+    ps.total_bytes.store(total, std::memory_order_release);
+    ps.next.store(next, std::memory_order_release);
+    std::lock_guard groups(ps.groups_mu);
+    ps.committed = commits[pkey];
+  }
+  return Status::Ok();
+}
+
+void Store::Impl::StartThreads() {
+  if (secondary_)
+    return;
+  RefreshDiskUsage();
+  writer_ = std::thread([this] { WriterLoop(); });
+  background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void Store::Impl::Close() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable())
+    background_.join();
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable())
+    writer_.join();
+  if (db_) {
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    handles_.clear();
+    db_->Close().PermitUncheckedError();
+    db_.reset();
+  }
+}
+
+// ---- lookups ----
+
+PartitionState* Store::Impl::FindLocked(const TopicPartition& tp) const {
+  auto topic = topic_ids_.find(tp.topic);
+  if (topic == topic_ids_.end())
+    return nullptr;
+  auto it = partitions_.find({topic->second, tp.partition.value()});
+  return it == partitions_.end() ? nullptr : it->second.get();
+}
+
+PartitionState* Store::Impl::Find(const TopicPartition& tp) const {
+  std::shared_lock lock(state_mu_);
+  return FindLocked(tp);
+}
+
+Status Store::Impl::WritableOrError() const {
+  if (secondary_)
+    return Status::FailedPrecondition("log opened read-only (secondary)");
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(failure_mu_);
+    return *failure_;
+  }
+  return Status::Ok();
+}
+
+// ---- writer thread ----
+
+void Store::Impl::EnqueueAppend(const TopicPartition& tp,
+                                std::span<const RecordInput> records,
+                                AppendCallback done) {
+  if (Status s = WritableOrError(); !s.ok())
+    return done(s);
+  if (!IsValidTopicName(tp.topic)) {
+    return done(Status::InvalidArgument(
+        "topic name must be 1..200 characters of [A-Za-z0-9._-], got '" + tp.topic +
+        "'"));
+  }
+  if (records.empty())
+    return done(Status::InvalidArgument("append of an empty batch"));
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kAppend;
+  op->tp = tp;
+  op->values.reserve(records.size());
+  const PublishTime now{std::chrono::microseconds(NowMicros())};
+  for (size_t i = 0; i < records.size(); ++i) {
+    const RecordInput& r = records[i];
+    uint64_t size = r.key.size() + r.payload.size();
+    for (const Header& h : r.headers)
+      size += h.key.size() + h.value.size();
+    if (size > options_.max_record_bytes) {
+      return done(Status::InvalidArgument(
+          "record " + std::to_string(i) + " is " + std::to_string(size) +
+          " bytes, over the limit of " + std::to_string(options_.max_record_bytes)));
+    }
+    op->values.push_back(EncodeRecord(r, now));
+  }
+  op->append_done = std::move(done);
+  Enqueue(std::move(op));
+}
+
+void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op) {
+  Status refused =
+      secondary_ ? WritableOrError() : Status::Unavailable("log store is closing");
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_ && !secondary_) {
+      queue_.push_back(std::move(op));
+      op = nullptr;
+    }
+  }
+  if (op) {
+    if (op->append_done)
+      op->append_done(refused);
+    if (op->commit_done)
+      op->commit_done(refused);
+    if (op->status_done)
+      op->status_done(refused);
+    return;
+  }
+  queue_cv_.notify_one();
+}
+
+void Store::Impl::WriterLoop() {
+  std::vector<std::unique_ptr<WriteOp>> ops;
+  for (;;) {
+    ops.clear();
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return;  // stopping, and everything accepted was done
+      uint32_t records = 0;
+      while (!queue_.empty() && records < options_.max_group_commit_records) {
+        records += static_cast<uint32_t>(queue_.front()->values.size());
+        ops.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_usage_refresh_ > kDiskUsageRefresh) {
+      RefreshDiskUsage();
+    }
+    // Appends and commits between two trims/maintenance passes share one write.
+    std::vector<std::unique_ptr<WriteOp>> group;
+    for (auto& op : ops) {
+      if (op->kind == WriteOp::Kind::kAppend || op->kind == WriteOp::Kind::kCommit) {
+        group.push_back(std::move(op));
+        continue;
+      }
+      if (!group.empty()) {
+        GroupCommit gc;
+        RunGroupCommit(group, gc);
+        group.clear();
+      }
+      Status s = WritableOrError();
+      if (s.ok()) {
+        if (op->kind == WriteOp::Kind::kTrim) {
+          PartitionState* ps = Find(op->tp);
+          s = ps ? DoTrim(ps, op->offset, nullptr)
+                 : Status::NotFound("unknown partition " + op->tp.ToString());
+        } else {
+          s = DoMaintenancePass(op->trimmed_ranges);
+        }
+      }
+      op->status_done(s);
+    }
+    if (!group.empty()) {
+      GroupCommit gc;
+      RunGroupCommit(group, gc);
+    }
+  }
+}
+
+Store::Impl::Staged* Store::Impl::StagePartition(GroupCommit& gc,
+                                                 const TopicPartition& tp,
+                                                 bool create) {
+  uint32_t topic_id = 0;
+  PartitionState* ps = nullptr;
+  {
+    std::shared_lock lock(state_mu_);
+    if (auto t = topic_ids_.find(tp.topic); t != topic_ids_.end())
+      topic_id = t->second;
+    ps = FindLocked(tp);
+  }
+  if (topic_id == 0) {
+    if (auto t = gc.new_topics.find(tp.topic); t != gc.new_topics.end()) {
+      topic_id = t->second;
+    } else if (create) {
+      topic_id = next_topic_id_++;
+      gc.new_topics[tp.topic] = topic_id;
+      std::string id;
+      keys::PutBE32(&id, topic_id);
+      gc.batch.Put(meta_cf_, keys::TopicKey(tp.topic), id).PermitUncheckedError();
+    } else {
+      return nullptr;
+    }
+  }
+  const PartitionKey pkey{topic_id, tp.partition.value()};
+  if (auto it = gc.staged.find(pkey); it != gc.staged.end())
+    return &it->second;
+  if (!ps && !create)
+    return nullptr;
+  Staged& staged = gc.staged[pkey];
+  if (ps) {
+    staged.ps = ps;
+    staged.next = ps->next.load(std::memory_order_relaxed);
+    staged.total = ps->total_bytes.load(std::memory_order_relaxed);
+  } else {
+    staged.created = std::make_unique<PartitionState>();
+    staged.created->tp = tp;
+    staged.created->topic_id = topic_id;
+    staged.ps = staged.created.get();
+    gc.batch
+        .Put(meta_cf_,
+             keys::TrimPointKey(topic_id, tp.partition.value()),
+             EncodeTrimPoint(0, 0))
+        .PermitUncheckedError();
+  }
+  return &staged;
+}
+
+void Store::Impl::StageAppend(GroupCommit& gc, WriteOp* op) {
+  if (full_.load(std::memory_order_acquire)) {
+    op->append_done(
+        Status::Full("log disk budget exceeded: " + std::to_string(disk_usage_.load()) +
+                     " of " + std::to_string(options_.disk_budget_bytes) +
+                     " bytes used; retry after trimming"));
+    op->append_done = nullptr;
+    return;
+  }
+  Staged* staged = StagePartition(gc, op->tp, /*create=*/true);
+  const uint64_t first = staged->next;
+  for (std::string& value : op->values) {
+    SealEnvelope(&value, staged->total);
+    gc.batch
+        .Put(
+            records_cf_,
+            keys::RecordKey(staged->ps->topic_id, op->tp.partition.value(), staged->next),
+            value)
+        .PermitUncheckedError();
+    staged->total += value.size();
+    ++staged->next;
+  }
+  gc.records += static_cast<uint32_t>(op->values.size());
+  gc.appends.emplace_back(
+      op, AppendResult{Offset(first), static_cast<uint32_t>(op->values.size())});
+}
+
+void Store::Impl::StageCommit(GroupCommit& gc, WriteOp* op) {
+  auto fail = [&](Status s) {
+    op->commit_done(std::move(s));
+    op->commit_done = nullptr;
+  };
+  if (!IsValidGroupName(op->group)) {
+    return fail(Status::InvalidArgument(
+        "consumer group must be 1..200 printable characters without spaces, got '" +
+        op->group + "'"));
+  }
+  Staged* staged = StagePartition(gc, op->tp, /*create=*/false);
+  if (!staged)
+    return fail(Status::NotFound("unknown partition " + op->tp.ToString()));
+  if (op->offset > staged->next) {
+    return fail(Status::InvalidArgument(
+        "commit of offset " + std::to_string(op->offset) + " on " + op->tp.ToString() +
+        " is beyond its next offset " + std::to_string(staged->next)));
+  }
+  uint64_t current = 0;
+  bool known = false;
+  if (auto it = staged->commits.find(op->group); it != staged->commits.end()) {
+    current = it->second;
+    known = true;
+  } else {
+    std::lock_guard lock(staged->ps->groups_mu);
+    if (auto c = staged->ps->committed.find(op->group);
+        c != staged->ps->committed.end()) {
+      current = c->second;
+      known = true;
+    }
+  }
+  if (!known || op->offset > current) {
+    const uint64_t value = std::max(op->offset, current);
+    staged->commits[op->group] = value;
+    gc.batch
+        .Put(meta_cf_,
+             keys::CommitKey(staged->ps->topic_id, op->tp.partition.value(), op->group),
+             EncodeU64(value))
+        .PermitUncheckedError();
+  }
+  gc.commits.emplace_back(op, staged);
+}
+
+void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
+                                 GroupCommit& gc) {
+  Status s = WritableOrError();
+  if (s.ok()) {
+    for (auto& op : ops) {
+      if (op->kind == WriteOp::Kind::kAppend) {
+        StageAppend(gc, op.get());
+      } else {
+        StageCommit(gc, op.get());
+      }
+    }
+    // Commits must be durable before they are reported, whatever the sync policy: a
+    // commit that goes backwards after a crash would redeliver acked messages.
+    if (gc.batch.Count() > 0)
+      s = Write(&gc.batch, /*force_sync=*/!gc.commits.empty());
+  }
+  if (s.ok()) {
+    std::unique_lock lock(state_mu_, std::defer_lock);
+    if (!gc.new_topics.empty()) {
+      lock.lock();
+      for (const auto& [name, id] : gc.new_topics)
+        topic_ids_[name] = id;
+    }
+    for (auto& [pkey, staged] : gc.staged) {
+      PartitionState* ps = staged.ps;
+      ps->total_bytes.store(staged.total, std::memory_order_release);
+      ps->next.store(staged.next, std::memory_order_release);
+      if (!staged.commits.empty()) {
+        std::lock_guard groups(ps->groups_mu);
+        for (const auto& [group, offset] : staged.commits)
+          ps->committed[group] = offset;
+      }
+      if (staged.created) {
+        if (!lock.owns_lock())
+          lock.lock();
+        partitions_[pkey] = std::move(staged.created);
+      }
+    }
+  } else {
+    // Nothing of this batch is visible; offsets handed out in staging are reused.
+    if (gc.new_topics.size() > 0)
+      next_topic_id_ -= static_cast<uint32_t>(gc.new_topics.size());
+  }
+  for (auto& [op, result] : gc.appends) {
+    if (s.ok()) {
+      op->append_done(result);
+    } else {
+      op->append_done(s);
+    }
+  }
+  for (auto& [op, staged] : gc.commits) {
+    if (!s.ok()) {
+      op->commit_done(s);
+      continue;
+    }
+    std::lock_guard groups(staged->ps->groups_mu);
+    op->commit_done(Offset(staged->ps->committed[op->group]));
+  }
+  // Ops rejected during staging were completed there; the ones never staged (store
+  // failed before staging) are completed here.
+  if (!s.ok() && gc.appends.empty() && gc.commits.empty()) {
+    for (auto& op : ops) {
+      if (op->append_done)
+        op->append_done(s);
+      if (op->commit_done)
+        op->commit_done(s);
+    }
+  }
+}
+
+Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool force_sync) {
+  Status s;
+  if (options_.write_fault_hook)
+    s = options_.write_fault_hook();
+  if (s.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = force_sync || options_.sync == SyncPolicy::kAlways;
+    s = FromRocks(db_->Write(wo, batch), "write to log");
+  }
+  if (!s.ok() && IsPermanent(s)) {
+    std::lock_guard lock(failure_mu_);
+    if (!failure_) {
+      failure_ = s.WithContext("log store refuses writes after a storage error");
+      failed_.store(true, std::memory_order_release);
+      SPDLOG_LOGGER_ERROR(log_, "{}", failure_->ToString());
+    }
+    return *failure_;
+  }
+  return s;
+}
+
+// ---- trimming, retention, maintenance ----
+
+Result<uint64_t> Store::Impl::BytesBefore(const PartitionState& ps,
+                                          uint64_t offset) const {
+  if (offset >= ps.next.load(std::memory_order_acquire)) {
+    return ps.total_bytes.load(std::memory_order_acquire);
+  }
+  if (offset <= ps.first.load(std::memory_order_acquire)) {
+    return ps.first_bytes.load(std::memory_order_acquire);
+  }
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(),
+                    records_cf_,
+                    keys::RecordKey(ps.topic_id, ps.tp.partition.value(), offset),
+                    &value);
+  if (!s.ok())
+    return FromRocks(s, "read " + ps.tp.ToString() + "@" + std::to_string(offset));
+  auto before = DecodeBytesBefore(value);
+  if (!before.ok()) {
+    return before.status().WithContext(ps.tp.ToString() + "@" + std::to_string(offset));
+  }
+  return *before;
+}
+
+Result<PublishTime> Store::Impl::PublishTimeAt(const PartitionState& ps,
+                                               uint64_t offset) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(),
+                    records_cf_,
+                    keys::RecordKey(ps.topic_id, ps.tp.partition.value(), offset),
+                    &value);
+  if (!s.ok())
+    return FromRocks(s, "read " + ps.tp.ToString() + "@" + std::to_string(offset));
+  Record record;
+  TP_RETURN_IF_ERROR(DecodeRecord(value, &record)
+                         .WithContext(ps.tp.ToString() + "@" + std::to_string(offset)));
+  return record.publish_time;
+}
+
+Status Store::Impl::DoTrim(PartitionState* ps,
+                           uint64_t target,
+                           std::vector<std::pair<std::string, std::string>>* ranges) {
+  const uint64_t first = ps->first.load(std::memory_order_acquire);
+  target = std::min(target, ps->next.load(std::memory_order_acquire));
+  if (target <= first)
+    return Status::Ok();
+  auto bytes = BytesBefore(*ps, target);
+  // A damaged record at the new trim point only makes byte statistics approximate.
+  const uint64_t bytes_before = bytes.ok() ? *bytes : ps->first_bytes.load();
+  const uint32_t partition = ps->tp.partition.value();
+  std::string begin = keys::RecordKey(ps->topic_id, partition, 0);
+  std::string end = keys::RecordKey(ps->topic_id, partition, target);
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(records_cf_, begin, end).PermitUncheckedError();
+  batch
+      .Put(meta_cf_,
+           keys::TrimPointKey(ps->topic_id, partition),
+           EncodeTrimPoint(target, bytes_before))
+      .PermitUncheckedError();
+  TP_RETURN_IF_ERROR(Write(&batch, /*force_sync=*/true));
+  ps->first_bytes.store(bytes_before, std::memory_order_release);
+  ps->first.store(target, std::memory_order_release);
+  if (ranges)
+    ranges->emplace_back(std::move(begin), std::move(end));
+  return Status::Ok();
+}
+
+Status Store::Impl::DoMaintenancePass(
+    std::vector<std::pair<std::string, std::string>>* ranges) {
+  std::vector<PartitionState*> all;
+  {
+    std::shared_lock lock(state_mu_);
+    for (auto& [key, ps] : partitions_)
+      all.push_back(ps.get());
+  }
+  const auto now = std::chrono::system_clock::now();
+  Status first_error;
+  for (PartitionState* ps : all) {
+    const uint64_t first = ps->first.load();
+    const uint64_t next = ps->next.load();
+    uint64_t target = first;
+    if (options_.trim_committed) {
+      std::lock_guard lock(ps->groups_mu);
+      if (!ps->committed.empty()) {
+        uint64_t lowest = UINT64_MAX;
+        for (const auto& [group, offset] : ps->committed)
+          lowest = std::min(lowest, offset);
+        target = std::max(target, lowest);
+      }
+    }
+    if (options_.retention_bytes > 0) {
+      const uint64_t total = ps->total_bytes.load();
+      auto at_target = BytesBefore(*ps, target);
+      if (at_target.ok() && total - *at_target > options_.retention_bytes) {
+        // Smallest offset whose suffix fits the limit; bytes-before grows with offset.
+        uint64_t lo = target;
+        uint64_t hi = next;
+        while (lo < hi) {
+          const uint64_t mid = lo + (hi - lo) / 2;
+          auto b = BytesBefore(*ps, mid);
+          if (!b.ok())
+            break;
+          if (total - *b <= options_.retention_bytes) {
+            hi = mid;
+          } else {
+            lo = mid + 1;
+          }
+        }
+        target = lo;
+      }
+    }
+    if (options_.retention_age.count() > 0) {
+      const auto cutoff = now - options_.retention_age;
+      while (target < next) {
+        auto t = PublishTimeAt(*ps, target);
+        if (!t.ok() || *t >= cutoff)
+          break;
+        ++target;
+      }
+    }
+    if (target > first) {
+      Status s = DoTrim(ps, target, ranges);
+      if (!s.ok() && first_error.ok())
+        first_error = s;
+    }
+  }
+  return first_error;
+}
+
+Status Store::Impl::RunMaintenance() {
+  if (Status s = WritableOrError(); !s.ok())
+    return s;
+  std::vector<std::pair<std::string, std::string>> ranges;
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kMaintenance;
+  op->trimmed_ranges = &ranges;
+  std::promise<Status> done;
+  op->status_done = [&done](Status s) {
+    done.set_value(std::move(s));
+  };
+  Enqueue(std::move(op));
+  Status s = done.get_future().get();
+  // Compaction runs here, not on the writer thread, so appends continue meanwhile.
+  for (const auto& [begin, end] : ranges) {
+    rocksdb::Slice b(begin);
+    rocksdb::Slice e(end);
+    rocksdb::CompactRangeOptions cro;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    Status cs =
+        FromRocks(db_->CompactRange(cro, records_cf_, &b, &e), "compact trimmed range");
+    if (!cs.ok() && s.ok())
+      s = cs;
+  }
+  if (!ranges.empty()) {
+    // Old WAL files are only released once every column family with data in them has
+    // flushed; commits live in the meta family.
+    Status fs =
+        FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush after trim");
+    if (!fs.ok() && s.ok())
+      s = fs;
+  }
+  RefreshDiskUsage();
+  return s;
+}
+
+void Store::Impl::RefreshDiskUsage() {
+  uint64_t sst = 0;
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+  uint64_t wal = 0;
+  rocksdb::VectorLogPtr files;
+  if (db_->GetSortedWalFiles(files).ok()) {
+    for (const auto& f : files)
+      wal += f->SizeFileBytes();
+  }
+  const uint64_t usage = sst + wal;
+  disk_usage_.store(usage, std::memory_order_release);
+  full_.store(options_.disk_budget_bytes > 0 && usage > options_.disk_budget_bytes,
+              std::memory_order_release);
+  last_usage_refresh_ = std::chrono::steady_clock::now();
+}
+
+void Store::Impl::BackgroundLoop() {
+  using Clock = std::chrono::steady_clock;
+  const bool syncing = options_.sync == SyncPolicy::kInterval;
+  const bool maintaining = options_.maintenance_interval.count() > 0;
+  if (!syncing && !maintaining)
+    return;
+  auto next_sync = Clock::now() + options_.sync_interval;
+  auto next_maintenance = Clock::now() + options_.maintenance_interval;
+  auto last_error_log = Clock::time_point{};
+  std::unique_lock lock(bg_mu_);
+  while (!bg_stopping_) {
+    auto wake = maintaining ? next_maintenance : next_sync;
+    if (syncing)
+      wake = std::min(wake, next_sync);
+    bg_cv_.wait_until(lock, wake, [&] { return bg_stopping_; });
+    if (bg_stopping_)
+      break;
+    lock.unlock();
+    Status s;
+    if (syncing && Clock::now() >= next_sync) {
+      s = FromRocks(db_->SyncWAL(), "periodic WAL sync");
+      next_sync = Clock::now() + options_.sync_interval;
+    }
+    if (maintaining && Clock::now() >= next_maintenance) {
+      Status m = RunMaintenance();
+      if (s.ok())
+        s = m;
+      next_maintenance = Clock::now() + options_.maintenance_interval;
+    }
+    // One line a minute at most: a failing disk would otherwise flood the log.
+    if (!s.ok() && Clock::now() - last_error_log > std::chrono::minutes(1)) {
+      SPDLOG_LOGGER_ERROR(
+          log_, "background log maintenance in {}: {}", dir_.string(), s.ToString());
+      last_error_log = Clock::now();
+    }
+    lock.lock();
+  }
+}
+
+// ---- reads ----
+
+Result<std::vector<Record>> Store::Impl::Read(const TopicPartition& tp,
+                                              Offset from,
+                                              const ReadOptions& options) const {
+  const PartitionState* ps = Find(tp);
+  if (!ps)
+    return Status::NotFound("unknown partition " + tp.ToString());
+  const uint64_t next = ps->next.load(std::memory_order_acquire);
+  const uint64_t first = ps->first.load(std::memory_order_acquire);
+  if (from.value() > next) {
+    return Status::InvalidArgument("read of " + tp.ToString() + " from offset " +
+                                   std::to_string(from.value()) +
+                                   " is beyond its next offset " + std::to_string(next));
+  }
+  std::vector<Record> out;
+  const uint64_t start = std::max(from.value(), first);
+  if (start >= next || options.max_records == 0)
+    return out;
+
+  const std::string upper = keys::RecordKey(ps->topic_id, tp.partition.value(), next);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records_cf_));
+  uint64_t bytes = 0;
+  for (it->Seek(keys::RecordKey(ps->topic_id, tp.partition.value(), start)); it->Valid();
+       it->Next()) {
+    auto key = keys::DecodeRecordKey({it->key().data(), it->key().size()});
+    if (!key)
+      break;
+    Record record;
+    Status s = DecodeRecord({it->value().data(), it->value().size()}, &record);
+    if (!s.ok()) {
+      if (!out.empty())
+        break;  // hand out the good prefix; the next read reports it
+      return Status::Corruption("record " + tp.ToString() + "@" +
+                                std::to_string(key->offset) + ": " + s.message());
+    }
+    record.offset = Offset(key->offset);
+    bytes += record.stored_bytes;
+    out.push_back(std::move(record));
+    if (out.size() >= options.max_records || bytes >= options.max_bytes)
+      break;
+  }
+  TP_RETURN_IF_ERROR(FromRocks(it->status(), "read " + tp.ToString()));
+  return out;
+}
+
+std::vector<TopicPartition> Store::Impl::Partitions() const {
+  std::shared_lock lock(state_mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [key, ps] : partitions_)
+    out.push_back(ps->tp);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<PartitionStats> Store::Impl::Stats(const TopicPartition& tp) const {
+  const PartitionState* ps = Find(tp);
+  if (!ps)
+    return Status::NotFound("unknown partition " + tp.ToString());
+  PartitionStats stats;
+  stats.tp = ps->tp;
+  const uint64_t first = ps->first.load(std::memory_order_acquire);
+  const uint64_t next = ps->next.load(std::memory_order_acquire);
+  const uint64_t total = ps->total_bytes.load(std::memory_order_acquire);
+  stats.first = Offset(first);
+  stats.next = Offset(next);
+  stats.bytes = total - ps->first_bytes.load(std::memory_order_acquire);
+  std::map<std::string, uint64_t> committed;
+  {
+    std::lock_guard lock(ps->groups_mu);
+    committed = ps->committed;
+  }
+  uint64_t lowest = committed.empty() ? first : UINT64_MAX;
+  for (const auto& [group, offset] : committed) {
+    GroupStats g;
+    g.group = group;
+    g.committed = Offset(offset);
+    const uint64_t from = std::clamp(offset, first, next);
+    g.backlog_records = next - from;
+    auto before = BytesBefore(*ps, from);
+    g.backlog_bytes = before.ok() ? total - *before : 0;
+    lowest = std::min(lowest, from);
+    stats.groups.push_back(std::move(g));
+  }
+  lowest = std::clamp(lowest, first, next);
+  stats.backlog_records = next - lowest;
+  auto before = BytesBefore(*ps, lowest);
+  stats.backlog_bytes = before.ok() ? total - *before : 0;
+  return stats;
+}
+
+std::vector<PartitionStats> Store::Impl::AllStats() const {
+  std::vector<PartitionStats> out;
+  for (const auto& tp : Partitions()) {
+    if (auto s = Stats(tp); s.ok())
+      out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+StoreStats Store::Impl::GetStoreStats() const {
+  StoreStats stats;
+  stats.disk_usage_bytes = disk_usage_.load(std::memory_order_acquire);
+  stats.disk_budget_bytes = options_.disk_budget_bytes;
+  stats.full = full_.load(std::memory_order_acquire);
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(failure_mu_);
+    stats.failure = failure_;
+  }
+  return stats;
+}
+
+VerifyReport Store::Impl::Verify() const {
+  VerifyReport report;
+  std::map<PartitionKey, const PartitionState*> known;
+  {
+    std::shared_lock lock(state_mu_);
+    for (const auto& [key, ps] : partitions_)
+      known[key] = ps.get();
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), records_cf_));
+  const PartitionState* current = nullptr;
+  uint64_t expected_offset = 0;
+  uint64_t expected_bytes = 0;
+  bool bytes_known = false;
+  auto finish_partition = [&] {
+    if (current && expected_offset != current->next.load()) {
+      report.problems.push_back(current->tp.ToString() + ": records end at offset " +
+                                std::to_string(expected_offset) + " but next offset is " +
+                                std::to_string(current->next.load()));
+    }
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto key = keys::DecodeRecordKey({it->key().data(), it->key().size()});
+    if (!key) {
+      report.problems.push_back("malformed record key of " +
+                                std::to_string(it->key().size()) + " bytes");
+      continue;
+    }
+    auto k = known.find({key->topic_id, key->partition});
+    if (k == known.end()) {
+      report.problems.push_back("record for unknown topic id " +
+                                std::to_string(key->topic_id) + " partition " +
+                                std::to_string(key->partition));
+      continue;
+    }
+    const PartitionState* ps = k->second;
+    if (ps != current) {
+      finish_partition();
+      current = ps;
+      expected_offset = ps->first.load();
+      expected_bytes = ps->first_bytes.load();
+      bytes_known = true;
+    }
+    if (key->offset < ps->first.load() || key->offset >= ps->next.load()) {
+      continue;  // below the trim point (awaiting compaction) or written after the scan
+                 // began
+    }
+    if (key->offset != expected_offset) {
+      report.problems.push_back(ps->tp.ToString() + ": offsets " +
+                                std::to_string(expected_offset) + ".." +
+                                std::to_string(key->offset - 1) + " are missing");
+    }
+    ++report.records_checked;
+    std::string_view value(it->value().data(), it->value().size());
+    Record record;
+    Status s = DecodeRecord(value, &record);
+    if (!s.ok()) {
+      report.corrupt.push_back({ps->tp, Offset(key->offset), s.message()});
+      bytes_known = false;
+    } else {
+      auto before = DecodeBytesBefore(value);
+      if (bytes_known && before.ok() && *before != expected_bytes) {
+        report.problems.push_back(ps->tp.ToString() + "@" + std::to_string(key->offset) +
+                                  ": byte position " + std::to_string(*before) +
+                                  ", expected " + std::to_string(expected_bytes));
+      }
+      expected_bytes = (before.ok() ? *before : expected_bytes) + value.size();
+      bytes_known = true;
+    }
+    expected_offset = key->offset + 1;
+  }
+  finish_partition();
+  if (!it->status().ok())
+    report.problems.push_back("scan failed: " + it->status().ToString());
+  return report;
+}
+
+Status Store::Impl::CatchUp() {
+  if (!secondary_)
+    return Status::FailedPrecondition("CatchUp is for secondary instances");
+  TP_RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "catch up with primary"));
+  return LoadState();
+}
+
+// ---- Store ----
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options,
+                                           const std::filesystem::path& dir) {
+  TP_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>(options, dir, /*secondary=*/false);
+  TP_RETURN_IF_ERROR(impl->OpenDb({}));
+  TP_RETURN_IF_ERROR(impl->LoadState());
+  impl->StartThreads();
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::unique_ptr<Store>> Store::OpenSecondary(
+    const std::filesystem::path& dir, const std::filesystem::path& scratch_dir) {
+  auto impl = std::make_unique<Impl>(Options{}, dir, /*secondary=*/true);
+  TP_RETURN_IF_ERROR(impl->OpenDb(scratch_dir));
+  TP_RETURN_IF_ERROR(impl->LoadState());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<AppendResult> Store::Append(const TopicPartition& tp,
+                                   std::span<const RecordInput> records) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  impl_->EnqueueAppend(tp, records, [&promise](Result<AppendResult> r) {
+    promise.set_value(std::move(r));
+  });
+  return future.get();
+}
+
+void Store::AppendAsync(const TopicPartition& tp,
+                        std::span<const RecordInput> records,
+                        AppendCallback done) {
+  impl_->EnqueueAppend(tp, records, std::move(done));
+}
+
+Result<std::vector<Record>> Store::Read(const TopicPartition& tp,
+                                        Offset from,
+                                        const ReadOptions& options) const {
+  return impl_->Read(tp, from, options);
+}
+
+void Store::CommitAsync(const TopicPartition& tp,
+                        const std::string& group,
+                        Offset offset,
+                        CommitCallback done) {
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kCommit;
+  op->tp = tp;
+  op->group = group;
+  op->offset = offset.value();
+  op->commit_done = std::move(done);
+  impl_->Enqueue(std::move(op));
+}
+
+Result<Offset> Store::Commit(const TopicPartition& tp,
+                             const std::string& group,
+                             Offset offset) {
+  std::promise<Result<Offset>> promise;
+  auto future = promise.get_future();
+  CommitAsync(tp, group, offset, [&promise](Result<Offset> r) {
+    promise.set_value(std::move(r));
+  });
+  return future.get();
+}
+
+Status Store::TrimTo(const TopicPartition& tp, Offset offset) {
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kTrim;
+  op->tp = tp;
+  op->offset = offset.value();
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  op->status_done = [&promise](Status s) {
+    promise.set_value(std::move(s));
+  };
+  impl_->Enqueue(std::move(op));
+  return future.get();
+}
+
+Status Store::RunMaintenance() {
+  return impl_->RunMaintenance();
+}
+std::vector<TopicPartition> Store::Partitions() const {
+  return impl_->Partitions();
+}
+Result<PartitionStats> Store::Stats(const TopicPartition& tp) const {
+  return impl_->Stats(tp);
+}
+std::vector<PartitionStats> Store::AllStats() const {
+  return impl_->AllStats();
+}
+StoreStats Store::GetStoreStats() const {
+  return impl_->GetStoreStats();
+}
+VerifyReport Store::Verify() const {
+  return impl_->Verify();
+}
+Status Store::CatchUp() {
+  return impl_->CatchUp();
+}
+
+}  // namespace tp::wal
