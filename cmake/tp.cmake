@@ -59,7 +59,8 @@ endfunction()
 
 # tp_cc_test(NAME wal_store_test SRCS store_test.cc DEPS tp::wal LABELS unit)
 # Labels: unit (fast), e2e, crash, soak, pg (needs PostgreSQL binaries), tsan (runs
-# under ThreadSanitizer in CI). Tests without LABELS are unit tests.
+# under ThreadSanitizer in CI). Tests without LABELS are unit tests. Select with
+# `ctest -L <regex>`.
 function(tp_cc_test)
   cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
@@ -72,8 +73,12 @@ function(tp_cc_test)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  # gtest_discover_tests cannot carry a list-valued LABELS property, so several labels
+  # become one label joined with '+' ("unit+tsan"); `ctest -L` matches labels as a
+  # regular expression, so `-L tsan` and `-L unit` both select it.
+  string(REPLACE ";" "+" labels "${ARG_LABELS}")
   gtest_discover_tests(${ARG_NAME}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES}
+    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
