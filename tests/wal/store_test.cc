@@ -94,6 +94,11 @@ TEST_F(StoreTest, ReadHonoursLimitsAndBounds) {
   ASSERT_OK_AND_ASSIGN(auto end, store->Read(kTp, Offset(10)));
   EXPECT_TRUE(end.empty());
   EXPECT_EQ(store->Read(kTp, Offset(11)).status().code(), StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(Store::Bounds bounds, store->GetBounds(kTp));
+  EXPECT_EQ(bounds.first, Offset(0));
+  EXPECT_EQ(bounds.next, Offset(10));
+  EXPECT_EQ(store->GetBounds({"telemetry", PartitionId(99)}).status().code(),
+            StatusCode::kNotFound);
   EXPECT_EQ(store->Read({"telemetry", PartitionId(99)}, Offset(0)).status().code(),
             StatusCode::kNotFound);
 }

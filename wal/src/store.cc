@@ -89,6 +89,23 @@ std::string EncodeU64(uint64_t v) {
   return out;
 }
 
+// True if `dir` holds nothing but files RocksDB writes before CURRENT exists: a process
+// killed during the very first open leaves these behind, and reopening must finish the
+// creation instead of refusing the directory.
+bool OnlyRocksDbCreationFiles(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool rocksdb_file = name == "LOCK" || name == "IDENTITY" || name.starts_with("LOG") ||
+                              name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-") ||
+                              name.ends_with(".dbtmp") || name.ends_with(".log") ||
+                              name.ends_with(".sst");
+    if (!rocksdb_file)
+      return false;
+  }
+  return !ec;
+}
+
 using PartitionKey = std::pair<uint32_t, uint32_t>;  // (topic id, partition)
 
 struct PartitionState {
@@ -142,6 +159,12 @@ class Store::Impl {
                                    const ReadOptions& options) const;
   Status RunMaintenance();
   std::vector<TopicPartition> Partitions() const;
+  Result<Store::Bounds> GetBounds(const TopicPartition& tp) const {
+    const PartitionState* ps = Find(tp);
+    if (!ps) return Status::NotFound("unknown partition " + tp.ToString());
+    return Store::Bounds{Offset(ps->first.load(std::memory_order_acquire)),
+                         Offset(ps->next.load(std::memory_order_acquire))};
+  }
   Result<PartitionStats> Stats(const TopicPartition& tp) const;
   std::vector<PartitionStats> AllStats() const;
   StoreStats GetStoreStats() const;
@@ -236,7 +259,7 @@ Status Store::Impl::OpenDb(const std::filesystem::path& scratch_dir) {
   if (secondary_ && !exists) {
     return Status::NotFound("log directory " + dir_.string() + " does not exist");
   }
-  if (exists && !has_current && (secondary_ || !std::filesystem::is_empty(dir_, ec))) {
+  if (exists && !has_current && (secondary_ || !OnlyRocksDbCreationFiles(dir_))) {
     return Status::InvalidArgument(dir_.string() +
                                    " is not a log directory (no RocksDB CURRENT file)");
   }
@@ -1016,13 +1039,16 @@ Result<std::vector<Record>> Store::Impl::Read(const TopicPartition& tp,
     auto key = keys::DecodeRecordKey({it->key().data(), it->key().size()});
     if (!key)
       break;
+    const uint64_t expected = start + out.size();
     Record record;
-    Status s = DecodeRecord({it->value().data(), it->value().size()}, &record);
+    Status s = key->offset == expected
+                   ? DecodeRecord({it->value().data(), it->value().size()}, &record)
+                   : Status::Corruption("missing from the log");
     if (!s.ok()) {
       if (!out.empty())
         break;  // hand out the good prefix; the next read reports it
-      return Status::Corruption("record " + tp.ToString() + "@" +
-                                std::to_string(key->offset) + ": " + s.message());
+      return Status::Corruption("record " + tp.ToString() + "@" + std::to_string(expected) +
+                                ": " + s.message());
     }
     record.offset = Offset(key->offset);
     bytes += record.stored_bytes;
@@ -1031,6 +1057,10 @@ Result<std::vector<Record>> Store::Impl::Read(const TopicPartition& tp,
       break;
   }
   TP_RETURN_IF_ERROR(FromRocks(it->status(), "read " + tp.ToString()));
+  if (out.empty()) {  // offsets are dense: below `next` a record must exist
+    return Status::Corruption("record " + tp.ToString() + "@" + std::to_string(start) +
+                              ": missing from the log");
+  }
   return out;
 }
 
@@ -1272,6 +1302,9 @@ Status Store::RunMaintenance() {
 }
 std::vector<TopicPartition> Store::Partitions() const {
   return impl_->Partitions();
+}
+Result<Store::Bounds> Store::GetBounds(const TopicPartition& tp) const {
+  return impl_->GetBounds(tp);
 }
 Result<PartitionStats> Store::Stats(const TopicPartition& tp) const {
   return impl_->Stats(tp);

@@ -132,6 +132,14 @@ class Store {
   // compacts trimmed ranges and refreshes disk usage. Returns after it finished.
   Status RunMaintenance();
 
+  // First readable and next offsets of `tp`, from memory (cheap: no reads). NotFound
+  // for a partition never appended to.
+  struct Bounds {
+    Offset first;
+    Offset next;
+  };
+  Result<Bounds> GetBounds(const TopicPartition& tp) const;
+
   // Partitions known to the store, in (topic, partition) order.
   std::vector<TopicPartition> Partitions() const;
   Result<PartitionStats> Stats(const TopicPartition& tp) const;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS telemetry_delete_before(timestamptz, integer);
