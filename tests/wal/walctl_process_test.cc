@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "child_process.h"
+#include "tp/testing/child_process.h"
 #include "crash_payload.h"
 #include "tp/testing/testing.h"
 

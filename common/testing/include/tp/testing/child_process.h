@@ -101,6 +101,19 @@ class ChildProcess {
     return status_;
   }
 
+  // SIGTERMs the child and waits up to `grace` for it to exit, then SIGKILLs it.
+  // Returns the wait status.
+  int TerminateAndWait(std::chrono::milliseconds grace) {
+    if (!reaped_) {
+      ::kill(pid_, SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + grace;
+      while (!Exited() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    return KillAndWait();
+  }
+
   // Waits for the child to exit by itself; returns the wait status.
   int Wait() {
     if (!reaped_) {

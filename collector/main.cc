@@ -1,0 +1,264 @@
+// collector: leases telemetry from a broker reader and stores it in PostgreSQL.
+//   collector --reader URL --database-url URL [--listen ADDR] [--group collectors]
+//             [--batch 500] [--lease-seconds 30] [--inflight 2] [--migrate]
+// Every flag also reads its environment variable (--database-url -> DATABASE_URL).
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <pqxx/connection>
+#include <unistd.h>
+
+#include "clients/consumer.h"
+#include "collector/collector.h"
+#include "collector/telemetry_store.h"
+#include "tp/cli.h"
+#include "tp/http/server.h"
+#include "tp/log.h"
+#include "tp/metrics/metrics.h"
+#include "tp/migrate/migrate.h"
+#include "tp/pg/connection.h"
+#include "tp/pg/pool.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnSignal(int) {
+  g_stop = true;
+}
+
+struct Flags {
+  std::string reader;
+  std::string database_url;
+  std::string listen = "0.0.0.0:8083";
+  std::string group = "collectors";
+  std::string topic = "telemetry";
+  std::string consumer_id;
+  int batch = 500;
+  int lease_seconds = 30;
+  int inflight = 2;
+  int wait_ms = 1000;
+  bool migrate = false;
+  tp::LogFlags log;
+};
+
+// Readiness is computed by a background thread (the /readyz callback must not block).
+class ReadinessProbe {
+ public:
+  ReadinessProbe(std::string conninfo, tp::clients::Consumer* consumer)
+      : conninfo_(std::move(conninfo)), consumer_(consumer) {}
+
+  tp::Status Check() {
+    tp::Status reader = consumer_->Ping();
+    if (!reader.ok()) {
+      return reader.WithContext("reader");
+    }
+    if (!conn_) {
+      auto c = tp::pg::Connect(conninfo_);
+      if (!c.ok()) {
+        return c.status().WithContext("database");
+      }
+      conn_ = std::move(c).value();
+    }
+    tp::migrate::Migrator migrator(*conn_, tp::migrate::EmbeddedMigrations());
+    tp::Status schema = migrator.CheckCurrent();
+    if (!schema.ok()) {
+      if (schema.code() != tp::StatusCode::kFailedPrecondition) {
+        conn_.reset();  // connection trouble: reconnect next time
+      }
+      return schema.WithContext("database");
+    }
+    return tp::Status::Ok();
+  }
+
+  void Run(const std::atomic<bool>& stop) {
+    while (!stop) {
+      Set(Check());
+      for (int i = 0; i < 20 && !stop; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+
+  void Set(tp::Status s) {
+    std::lock_guard lock(mu_);
+    status_ = std::move(s);
+  }
+  tp::Status Get() const {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::string conninfo_;
+  tp::clients::Consumer* consumer_;
+  std::unique_ptr<pqxx::connection> conn_;
+  mutable std::mutex mu_;
+  tp::Status status_ = tp::Status::Unavailable("not checked yet");
+};
+
+tp::Status Migrate(const std::string& conninfo) {
+  TP_ASSIGN_OR_RETURN(auto conn, tp::pg::Connect(conninfo));
+  tp::migrate::Migrator migrator(*conn, tp::migrate::EmbeddedMigrations());
+  TP_ASSIGN_OR_RETURN(int applied, migrator.Up());
+  tp::Logger("collector")->info("migrations applied: {}", applied);
+  return tp::Status::Ok();
+}
+
+int Run(const Flags& flags) {
+  auto log = tp::Logger("collector");
+  if (flags.batch < 1 || flags.lease_seconds < 1 || flags.inflight < 1 ||
+      flags.wait_ms < 0) {
+    log->error("--batch, --lease-seconds and --inflight must be >= 1");
+    return 2;
+  }
+  if (tp::Status s = tp::pg::ValidateConnectionString(flags.database_url); !s.ok()) {
+    log->error("--database-url: {}", s.ToString());
+    return 2;
+  }
+  if (flags.migrate) {
+    if (tp::Status s = Migrate(flags.database_url); !s.ok()) {
+      log->error("migrate: {}", s.ToString());
+      return 1;
+    }
+  }
+  tp::pg::PoolOptions pool_options;
+  pool_options.conninfo = flags.database_url;
+  pool_options.max_size = static_cast<std::size_t>(flags.inflight) + 1;
+  pool_options.connect.application_name = "collector";
+  auto pool = tp::pg::ConnectionPool::Create(pool_options);
+  if (!pool.ok()) {
+    log->error("database pool: {}", pool.status().ToString());
+    return 2;
+  }
+  tp::collector::TelemetryStore store(*pool);
+
+  tp::clients::ConsumerOptions consumer_options;
+  consumer_options.reader_url = flags.reader;
+  consumer_options.topic = flags.topic;
+  auto consumer = tp::clients::Consumer::Create(consumer_options);
+  if (!consumer.ok()) {
+    log->error("--reader: {}", consumer.status().ToString());
+    return 2;
+  }
+
+  tp::metrics::Registry registry;
+  ReadinessProbe probe(flags.database_url, consumer->get());
+  tp::http::Router router;
+  tp::Status routes = tp::http::InstallStandardEndpoints(router, {&registry, [&probe] {
+                                                                    return probe.Get();
+                                                                  }});
+  if (!routes.ok()) {
+    log->error("routes: {}", routes.ToString());
+    return 1;
+  }
+  tp::http::ServerOptions server_options;
+  server_options.listen = flags.listen;
+  server_options.registry = &registry;
+  server_options.log_component = "collector-http";
+  auto server = tp::http::Server::Create(server_options);
+  if (!server.ok()) {
+    log->error("--listen: {}", server.status().ToString());
+    return 2;
+  }
+  if (tp::Status s = (*server)->Start(std::move(router)); !s.ok()) {
+    log->error("http: {}", s.ToString());
+    return 1;
+  }
+
+  tp::collector::CollectorOptions options;
+  options.group = flags.group;
+  options.consumer_id = flags.consumer_id;
+  if (options.consumer_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options.consumer_id = std::string(host) + "-" + std::to_string(getpid());
+  }
+  options.batch = flags.batch;
+  options.lease_seconds = std::chrono::seconds(flags.lease_seconds);
+  options.inflight = flags.inflight;
+  options.wait = std::chrono::milliseconds(flags.wait_ms);
+  tp::collector::Collector collector(options, consumer->get(), &store, &registry);
+
+  std::atomic<bool> probe_stop{false};
+  std::thread probe_thread([&] { probe.Run(probe_stop); });
+
+  // Do not lease while the schema is behind: writes would fail and burn attempts.
+  while (!g_stop) {
+    tp::Status ready = probe.Get();
+    if (ready.ok()) {
+      break;
+    }
+    log->info("waiting until ready: {}", ready.ToString());
+    for (int i = 0; i < 20 && !g_stop; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  if (!g_stop) {
+    if (tp::Status s = collector.Start(); !s.ok()) {
+      log->error("start: {}", s.ToString());
+    }
+    log->info("collector started: reader {} group {} inflight {}",
+              flags.reader,
+              flags.group,
+              flags.inflight);
+  }
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log->info("stopping");
+  collector.Stop();
+  probe_stop = true;
+  probe_thread.join();
+  (*server)->Stop();
+  auto c = collector.counters();
+  log->info("stopped: stored {} duplicates {} poison {} write failures {}",
+            c.stored,
+            c.duplicates,
+            c.poison,
+            c.write_failures);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"collector: stores leased telemetry in PostgreSQL"};
+  app.add_option("--reader", flags.reader, "Broker reader base URL")->required();
+  app.add_option("--database-url", flags.database_url, "libpq connection string or URI")
+      ->required();
+  app.add_option("--listen", flags.listen, "HTTP address for /healthz /readyz /metrics")
+      ->capture_default_str();
+  app.add_option("--group", flags.group, "Consumer group")->capture_default_str();
+  app.add_option("--topic", flags.topic, "Topic to consume")->capture_default_str();
+  app.add_option("--consumer-id", flags.consumer_id, "Consumer id (default host-pid)");
+  app.add_option("--batch", flags.batch, "Messages per lease")->capture_default_str();
+  app.add_option("--lease-seconds", flags.lease_seconds, "Lease visibility timeout")
+      ->capture_default_str();
+  app.add_option("--inflight", flags.inflight, "Leases in flight (worker threads)")
+      ->capture_default_str();
+  app.add_option("--wait-ms", flags.wait_ms, "Long-poll wait per lease request")
+      ->capture_default_str();
+  app.add_flag("--migrate", flags.migrate, "Apply schema migrations at start-up");
+  tp::AddLogFlags(app, &flags.log);
+  tp::BindEnvironment(app);
+  CLI11_PARSE(app, argc, argv);
+  auto log_options = flags.log.ToOptions();
+  if (!log_options.ok()) {
+    std::fprintf(stderr, "%s\n", log_options.status().ToString().c_str());
+    return 2;
+  }
+  tp::InitLogging(*log_options);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  try {
+    return Run(flags);
+  } catch (const std::exception& e) {
+    tp::Logger("collector")->critical("fatal: {}", e.what());
+    return 1;
+  }
+}

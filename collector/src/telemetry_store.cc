@@ -1,0 +1,189 @@
+#include "collector/telemetry_store.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "tp/pg/error.h"
+#include "tp/telemetry/labels.h"
+#include "tp/telemetry/time.h"
+
+namespace tp::collector {
+namespace {
+
+// Rows per INSERT statement: 15 columns each, well under any statement size concern.
+constexpr std::size_t kRowsPerStatement = 1000;
+
+bool HasNul(const std::string& s) {
+  return s.find('\0') != std::string::npos;
+}
+
+std::string TextOrNull(pqxx::transaction_base& tx, const std::string& s) {
+  return s.empty() ? std::string("NULL") : tx.quote(s);
+}
+
+std::string LabelsJson(const std::string& raw) {
+  auto labels = telemetry::ParseLabels(raw);
+  if (!labels.ok()) {
+    return "{}";  // labels_raw is kept verbatim; the parsed form is best effort
+  }
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : *labels) {
+    j[k] = v;
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+struct GpuAggregate {
+  const telemetry::TelemetryRecord* latest = nullptr;
+  telemetry::Timestamp first{};
+  telemetry::Timestamp last{};
+  std::set<std::string> metrics;
+};
+
+constexpr const char* kGpuUpsertTail = R"(
+ON CONFLICT (gpu_uuid) DO UPDATE SET
+    hostname     = CASE WHEN EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.hostname ELSE g.hostname END,
+    gpu_index    = CASE WHEN EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.gpu_index ELSE g.gpu_index END,
+    device       = CASE WHEN EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.device ELSE g.device END,
+    model_name   = CASE WHEN EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.model_name ELSE g.model_name END,
+    first_seen   = LEAST(g.first_seen, EXCLUDED.first_seen),
+    last_seen    = GREATEST(g.last_seen, EXCLUDED.last_seen),
+    metric_names = ARRAY(SELECT DISTINCT unnest(g.metric_names || EXCLUDED.metric_names) ORDER BY 1)
+WHERE EXCLUDED.last_seen > g.last_seen
+   OR EXCLUDED.first_seen < g.first_seen
+   OR NOT g.metric_names @> EXCLUDED.metric_names)";
+
+WriteResult WriteInTransaction(pqxx::connection& conn,
+                               const std::vector<StoreRow>& rows) {
+  pqxx::work tx(conn, "collector_write");
+  WriteResult result;
+  for (std::size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
+    const std::size_t end = std::min(rows.size(), begin + kRowsPerStatement);
+    std::string sql =
+        "INSERT INTO telemetry (msg_uuid, ts, gpu_uuid, gpu_index, device, model_name, "
+        "hostname, container, pod, namespace, metric_name, value, labels, labels_raw) "
+        "VALUES ";
+    sql.reserve(sql.size() + (end - begin) * 400);
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& r = rows[i].record;
+      if (i > begin) {
+        sql += ',';
+      }
+      sql += fmt::format(
+          "('{}'::uuid,{}::timestamptz,{},{},{},{},{},{},{},{},{},{},{}::jsonb,{})",
+          rows[i].msg_uuid.ToString(),
+          tx.quote(telemetry::FormatRfc3339(r.timestamp)),
+          tx.quote(r.uuid),
+          r.gpu_id,
+          tx.quote(r.device),
+          tx.quote(r.model_name),
+          tx.quote(r.hostname),
+          TextOrNull(tx, r.container),
+          TextOrNull(tx, r.pod),
+          TextOrNull(tx, r.namespace_),
+          tx.quote(r.metric_name),
+          r.value ? fmt::format("{:.17g}::float8", *r.value) : std::string("NULL"),
+          tx.quote(LabelsJson(r.labels_raw)),
+          tx.quote(r.labels_raw));
+    }
+    sql += " ON CONFLICT (msg_uuid) DO NOTHING";
+    const pqxx::result res = tx.exec(sql);
+    result.inserted += static_cast<std::uint64_t>(res.affected_rows());
+  }
+  result.duplicates = rows.size() - result.inserted;
+
+  std::map<std::string, GpuAggregate> gpus;  // ordered by gpu_uuid: lock order
+  for (const auto& row : rows) {
+    const auto& r = row.record;
+    auto [it, fresh] = gpus.try_emplace(r.uuid);
+    GpuAggregate& g = it->second;
+    if (fresh || r.timestamp >= g.last) {
+      g.latest = &r;
+    }
+    g.first = fresh ? r.timestamp : std::min(g.first, r.timestamp);
+    g.last = fresh ? r.timestamp : std::max(g.last, r.timestamp);
+    g.metrics.insert(r.metric_name);
+  }
+  for (const auto& [uuid, g] : gpus) {
+    std::string metrics = "ARRAY[";
+    bool first = true;
+    for (const auto& m : g.metrics) {
+      if (!first) {
+        metrics += ',';
+      }
+      first = false;
+      metrics += tx.quote(m);
+    }
+    metrics += "]::text[]";
+    const auto& r = *g.latest;
+    tx.exec(fmt::format(
+        "INSERT INTO gpus AS g (gpu_uuid, hostname, gpu_index, device, model_name, "
+        "first_seen, last_seen, metric_names) VALUES ({},{},{},{},{},{}::timestamptz,"
+        "{}::timestamptz,{}){}",
+        tx.quote(uuid),
+        tx.quote(r.hostname),
+        r.gpu_id,
+        tx.quote(r.device),
+        tx.quote(r.model_name),
+        tx.quote(telemetry::FormatRfc3339(g.first)),
+        tx.quote(telemetry::FormatRfc3339(g.last)),
+        metrics,
+        kGpuUpsertTail));
+  }
+  tx.commit();
+  return result;
+}
+
+}  // namespace
+
+Status ValidateForStorage(const telemetry::TelemetryRecord& r) {
+  for (const std::string* s : {&r.metric_name,
+                               &r.device,
+                               &r.uuid,
+                               &r.model_name,
+                               &r.hostname,
+                               &r.container,
+                               &r.pod,
+                               &r.namespace_,
+                               &r.labels_raw}) {
+    if (HasNul(*s)) {
+      return Status::InvalidArgument("a text field contains a NUL byte");
+    }
+  }
+  return Status::Ok();
+}
+
+TelemetryStore::TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool)
+    : pool_(std::move(pool)) {}
+
+Result<WriteResult> TelemetryStore::Write(const std::vector<StoreRow>& rows) {
+  if (rows.empty()) {
+    return WriteResult{};
+  }
+  TP_ASSIGN_OR_RETURN(pg::PooledConnection conn, pool_->Acquire());
+  auto result = pg::Call("write telemetry batch",
+                         [&] { return WriteInTransaction(conn.get(), rows); });
+  if (!result.ok() && result.status().code() == StatusCode::kUnavailable) {
+    conn.Discard();
+  }
+  return result;
+}
+
+Status TelemetryStore::Ping() {
+  TP_ASSIGN_OR_RETURN(pg::PooledConnection conn, pool_->Acquire());
+  Status s = pg::Call("ping", [&] {
+    pqxx::nontransaction tx(conn.get());
+    tx.exec("SELECT 1");
+  });
+  if (!s.ok()) {
+    conn.Discard();
+  }
+  return s;
+}
+
+}  // namespace tp::collector
