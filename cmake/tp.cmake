@@ -34,6 +34,12 @@ if(TP_COVERAGE)
   add_link_options(--coverage)
 endif()
 
+# Every test labelled "tsan" is a dependency of this target, so the ThreadSanitizer CI
+# stage builds only what it runs.
+if(NOT TARGET tp_tsan_tests)
+  add_custom_target(tp_tsan_tests)
+endif()
+
 function(_tp_apply_options target)
   target_compile_options(${target} PRIVATE ${TP_COMPILE_OPTIONS})
 endfunction()
@@ -79,6 +85,9 @@ function(tp_cc_test)
   endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
+  endif()
+  if("tsan" IN_LIST ARG_LABELS)
+    add_dependencies(tp_tsan_tests ${ARG_NAME})
   endif()
   # gtest_discover_tests cannot carry a list-valued LABELS property, so several labels
   # become one label joined with '+' ("unit+tsan"); `ctest -L` matches labels as a

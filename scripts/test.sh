@@ -20,18 +20,19 @@ done
 
 scripts/install-deps.sh
 
-run_suite() {  # preset, ctest args...
-  local preset=$1; shift
-  echo "==> [$preset] configure and build"
+run_suite() {  # preset, build target, ctest args...
+  local preset=$1 target=$2; shift 2
+  echo "==> [$preset] configure and build ($target)"
   cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
+  cmake --build --preset "$preset" -j "$jobs" --target "$target"
   echo "==> [$preset] test"
   ctest --preset "$preset" -j "$jobs" "$@"
 }
 
-run_suite release
+run_suite release all
 if [ "$sanitizers" -eq 1 ]; then
-  run_suite asan
-  run_suite tsan -L tsan
+  run_suite asan all
+  # Only the concurrency tests run under TSan, so only they are built.
+  run_suite tsan tp_tsan_tests -L tsan
 fi
 echo "==> all test suites passed"

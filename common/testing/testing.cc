@@ -1,11 +1,14 @@
 #include "tp/testing/testing.h"
 
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +70,36 @@ ProcessOutput RunProcess(const std::vector<std::string>& argv) {
   ::waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind to a loopback port failed");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string TestLabel(std::string_view text) {
+  if (text.empty())
+    return "empty";
+  std::string out;
+  for (const char c : text.substr(0, 48)) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                      c == '+' || c == '.' || c == ':' || c == '/' || c == '=' ||
+                      c == ',' || c == '_';
+    out.push_back(keep ? c : '_');
+  }
+  return out;
 }
 
 }  // namespace tp::testing

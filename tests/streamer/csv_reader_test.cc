@@ -15,20 +15,7 @@ namespace {
 
 using Rows = std::vector<std::vector<std::string>>;
 
-// CTest names each parameterized case after what PrintTo prints (gtest_discover_tests),
-// so print something short, stable and free of characters CTest or shells mind.
-std::string TestLabel(std::string_view text) {
-  if (text.empty())
-    return "empty";
-  std::string out;
-  for (const char c : text.substr(0, 48)) {
-    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                      c == '+' || c == '.' || c == ':' || c == '/' || c == '=' ||
-                      c == ',' || c == '_';
-    out.push_back(keep ? c : '_');
-  }
-  return out;
-}
+using ::tp::testing::TestLabel;
 
 struct CsvCase {
   const char* name;

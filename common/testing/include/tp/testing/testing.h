@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -45,5 +46,13 @@ struct ProcessOutput {
   std::string err;
 };
 ProcessOutput RunProcess(const std::vector<std::string>& argv);
+
+// A loopback TCP port that was free a moment ago (bind port 0, read it, release it), for
+// processes that take their listen address as a flag.
+int FreeLoopbackPort();
+
+// CTest names each parameterized case after what PrintTo prints (gtest_discover_tests),
+// so tables print this: short, stable and free of characters CTest or shells mind.
+std::string TestLabel(std::string_view text);
 
 }  // namespace tp::testing
