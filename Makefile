@@ -58,6 +58,11 @@ run:
 stop:
 	scripts/run-local.sh stop
 
+# The OpenAPI document the gateway serves at /openapi.json, generated from its route table.
+openapi: build
+	build/bin/apigw --print-openapi > docs/openapi.json
+	@echo "wrote docs/openapi.json"
+
 migrate-up: build
 	build/bin/migrate --database-url "$(DATABASE_URL)" up
 

@@ -1,8 +1,8 @@
-// broker: the `writer` mode (the reader modes join when broker/reader is wired in).
-// Flags also read their environment variables (--data-dir reads DATA_DIR); the flag wins.
+// broker: `writer`, `reader` and `standalone` (writer and reader in one process with no
+// HTTP hop between them, for one machine). Flags also read their environment variables
+// (--data-dir reads DATA_DIR); the flag wins.
 #include <csignal>
 #include <cstdio>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -15,9 +15,17 @@ int main(int argc, char** argv) {
   tp::LogFlags log_flags;
   CLI::App app{"Durable partitioned message broker for GPU telemetry"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-format etc. may follow the subcommand
   tp::AddLogFlags(app, &log_flags);
   CLI::App* writer = app.add_subcommand("writer", "Accept publishes into the local log");
+  CLI::App* reader = app.add_subcommand("reader", "Lease messages replayed from writers");
+  CLI::App* standalone =
+      app.add_subcommand("standalone", "Writer and reader in one process (one machine)");
+  for (CLI::App* sub : {writer, reader, standalone}) tp::broker::AddCommonFlags(*sub, &flags);
   tp::broker::AddWriterFlags(*writer, &flags);
+  tp::broker::AddWriterFlags(*standalone, &flags);
+  tp::broker::AddReaderFlags(*reader, &flags, /*standalone=*/false);
+  tp::broker::AddReaderFlags(*standalone, &flags, /*standalone=*/true);
   tp::BindEnvironment(app);
   CLI11_PARSE(app, argc, argv);
 
@@ -28,13 +36,16 @@ int main(int argc, char** argv) {
   }
   tp::InitLogging(*log_options);
 
-  // Termination signals are taken synchronously by the main thread; every other thread
-  // inherits the blocked mask.
+  // Termination signals are taken synchronously by the main thread; every thread started
+  // later inherits the blocked mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  return writer->parsed() ? tp::broker::RunWriter(flags, signals) : 2;
+  const tp::broker::Mode mode = writer->parsed()   ? tp::broker::Mode::kWriter
+                                : reader->parsed() ? tp::broker::Mode::kReader
+                                                   : tp::broker::Mode::kStandalone;
+  return tp::broker::RunBroker(mode, flags, signals);
 }

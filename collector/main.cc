@@ -25,11 +25,6 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-extern "C" void OnSignal(int) {
-  g_stop = true;
-}
-
 struct Flags {
   std::string reader;
   std::string database_url;
@@ -187,17 +182,17 @@ int Run(const Flags& flags) {
   std::thread probe_thread([&] { probe.Run(probe_stop); });
 
   // Do not lease while the schema is behind: writes would fail and burn attempts.
-  while (!g_stop) {
+  while (!tp::StopFlag()) {
     tp::Status ready = probe.Get();
     if (ready.ok()) {
       break;
     }
     log->info("waiting until ready: {}", ready.ToString());
-    for (int i = 0; i < 20 && !g_stop; ++i) {
+    for (int i = 0; i < 20 && !tp::StopFlag(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  if (!g_stop) {
+  if (!tp::StopFlag()) {
     if (tp::Status s = collector.Start(); !s.ok()) {
       log->error("start: {}", s.ToString());
     }
@@ -206,7 +201,7 @@ int Run(const Flags& flags) {
               flags.group,
               flags.inflight);
   }
-  while (!g_stop) {
+  while (!tp::StopFlag()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   log->info("stopping");
@@ -247,18 +242,5 @@ int main(int argc, char** argv) {
   tp::AddLogFlags(app, &flags.log);
   tp::BindEnvironment(app);
   CLI11_PARSE(app, argc, argv);
-  auto log_options = flags.log.ToOptions();
-  if (!log_options.ok()) {
-    std::fprintf(stderr, "%s\n", log_options.status().ToString().c_str());
-    return 2;
-  }
-  tp::InitLogging(*log_options);
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  try {
-    return Run(flags);
-  } catch (const std::exception& e) {
-    tp::Logger("collector")->critical("fatal: {}", e.what());
-    return 1;
-  }
+  return tp::RunMain(flags.log, "collector", [&] { return Run(flags); });
 }

@@ -24,11 +24,6 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-extern "C" void OnSignal(int) {
-  g_stop = true;
-}
-
 struct Flags {
   std::string broker;
   std::string csv;
@@ -137,8 +132,8 @@ int Run(const Flags& flags) {
             flags.topic,
             flags.shard);
 
-  tp::Status run = emitter.Run(g_stop);
-  const bool interrupted = g_stop.load();
+  tp::Status run = emitter.Run(tp::StopFlag());
+  const bool interrupted = tp::StopFlag().load();
   tp::Status flushed = pub->Close(*flush_timeout);
   const auto stats = pub->Stats();
   log->info("done: read {} emitted {} rejected {} published {} retries {} failures {}",
@@ -196,18 +191,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "exactly one of --csv and --scrape is required\n");
     return 2;
   }
-  auto log_options = flags.log.ToOptions();
-  if (!log_options.ok()) {
-    std::fprintf(stderr, "%s\n", log_options.status().ToString().c_str());
-    return 2;
-  }
-  tp::InitLogging(*log_options);
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  try {
-    return Run(flags);
-  } catch (const std::exception& e) {
-    tp::Logger("streamer")->critical("fatal: {}", e.what());
-    return 1;
-  }
+  return tp::RunMain(flags.log, "streamer", [&] { return Run(flags); });
 }

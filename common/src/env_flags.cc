@@ -1,4 +1,6 @@
 #include <cctype>
+#include <csignal>
+#include <cstdio>
 
 #include "tp/cli.h"
 
@@ -40,6 +42,37 @@ void BindEnvironment(CLI::App& app) {
   }
   for (CLI::App* sub : app.get_subcommands({}))
     BindEnvironment(*sub);
+}
+
+namespace {
+extern "C" void SetStopFlag(int) {
+  StopFlag().store(true);
+}
+}  // namespace
+
+std::atomic<bool>& StopFlag() {
+  static std::atomic<bool> stop{false};
+  return stop;
+}
+
+int RunMain(const LogFlags& log,
+            const std::string& component,
+            const std::function<int()>& body) {
+  auto options = log.ToOptions();
+  if (!options.ok()) {
+    std::fprintf(
+        stderr, "%s: %s\n", component.c_str(), options.status().message().c_str());
+    return 2;
+  }
+  InitLogging(*options);
+  std::signal(SIGTERM, SetStopFlag);
+  std::signal(SIGINT, SetStopFlag);
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    Logger(component)->critical("fatal: {}", e.what());
+    return 1;
+  }
 }
 
 }  // namespace tp

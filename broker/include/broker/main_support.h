@@ -1,5 +1,5 @@
-// Flag parsing and process lifecycle of the `broker` binary, kept out of main.cc so it is
-// testable and main stays thin.
+// Flag parsing and process lifecycle of the `broker` binary, kept out of main.cc so main
+// stays thin.
 #pragma once
 
 #include <csignal>
@@ -10,29 +10,43 @@
 
 namespace tp::broker {
 
+enum class Mode { kWriter, kReader, kStandalone };
+
 struct BrokerFlags {
   std::string listen = "0.0.0.0:8081";
   int threads = 4;
   uint64_t body_limit = 8 << 20;
+  std::string topics;  // "telemetry:256,..." overrides --partitions
+  uint32_t partitions = 256;
+  uint32_t drain_timeout_seconds = 30;
   // writer
   std::string data_dir;
-  uint32_t partitions = 256;
-  std::string topics;  // "telemetry:256,..." overrides --partitions
   std::string sync = "always";
   uint32_t sync_interval_ms = 100;
   uint64_t disk_budget_bytes = 0;
   uint64_t retention_bytes = 0;
   uint64_t retention_seconds = 0;
   uint64_t max_inflight_bytes = 64 << 20;
-  uint32_t drain_timeout_seconds = 30;
+  // reader
+  std::string writers;  // URL[,URL...] or dns:NAME:PORT
+  int ordinal = -1;
+  int replicas = -1;
+  std::string membership_file;
+  std::string membership_dns;
+  uint32_t max_attempts = 5;
+  uint64_t buffer_bytes = 64 << 20;
 };
 
+// Flags of each mode; `standalone` takes the writer's and the reader's minus membership.
+void AddCommonFlags(CLI::App& app, BrokerFlags* flags);
 void AddWriterFlags(CLI::App& app, BrokerFlags* flags);
+void AddReaderFlags(CLI::App& app, BrokerFlags* flags, bool standalone);
 
-// Runs the writer until a signal in `signals` arrives, then drains: publishes get 503,
-// readiness turns false, and it waits (bounded by the drain timeout) until every
-// partition is committed to its end. Returns the exit code: 0 after the drain, 1 on a
-// start-up or runtime error, 2 on bad flags.
-int RunWriter(const BrokerFlags& flags, const sigset_t& signals);
+// Runs until a signal in `signals` arrives, then drains: a writer refuses publishes (503)
+// and waits, bounded by the drain timeout, until readers committed every partition to
+// its end; a reader stops leasing, waits for outstanding leases and commits what was
+// acked. Returns the exit code: 0 after the drain, 1 on a start-up or runtime error, 2 on
+// bad flags.
+int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals);
 
 }  // namespace tp::broker
