@@ -7,3 +7,8 @@ cd "$(dirname "$0")/.."
 min_time=${BENCH_MIN_TIME:-0.5}
 echo "==> wal append vs raw RocksDB"
 build/bin/wal_append_benchmark --benchmark_min_time="$min_time"
+echo "==> pipeline (CSV -> broker -> collectors -> PostgreSQL) vs raw COPY"
+bench/pipeline/pipeline_bench.sh --rows "${PIPELINE_ROWS:-50000}"
+echo "==> apigw telemetry query latency at 1M and 10M rows"
+build/bin/apigw_benchmark --rows "${APIGW_ROWS:-1000000,10000000}" --queries 2000 --clients 4 \
+  --seconds 10

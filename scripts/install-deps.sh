@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15
   chromium chromium-driver
-  procps psmisc curl
+  procps psmisc curl bc
 )
 
 missing=()
