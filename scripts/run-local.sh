@@ -56,7 +56,9 @@ cmake --build --preset release -j "$(nproc)" \
 
 mkdir -p "$run_dir/logs"
 stop_all
-trap 'echo; stop_all; exit 0' INT TERM
+# Background sleeps/waits below let the trap run at once (bash defers traps until a
+# foreground command ends).
+trap 'echo; stop_all; kill $(jobs -p) 2>/dev/null; exit 0' INT TERM
 
 # Private PostgreSQL cluster, created once and reused.
 mkdir -p "$run_dir/pg" "$pg_socket"
@@ -113,7 +115,8 @@ Ctrl-C (or scripts/run-local.sh stop) stops everything.
 MSG
 
 if [ -n "${RUN_SECONDS:-}" ]; then
-  sleep "$RUN_SECONDS"
+  sleep "$RUN_SECONDS" &
+  wait $!
   stop_all
   exit 0
 fi

@@ -20,7 +20,7 @@ runner=$!
 ok=0
 for _ in $(seq 1 300); do  # at most ~150 s, including the no-op build
   body=$(curl -fs "http://127.0.0.1:$API_PORT/api/v1/gpus" 2>/dev/null || true)
-  if echo "$body" | grep -q '"uuid"\|"gpu_uuid"'; then ok=1; break; fi
+  if echo "$body" | grep -q '"id":"GPU-'; then ok=1; break; fi
   kill -0 "$runner" 2>/dev/null || break
   sleep 0.5
 done
@@ -32,6 +32,7 @@ fi
 echo "telemetry reached the API"
 
 "$root/scripts/run-local.sh" stop
+kill -TERM "$runner" 2>/dev/null || true  # ends its RUN_SECONDS wait
 wait "$runner" || true
 sleep 1
 left=$(pgrep -f "$run_dir" || true)
