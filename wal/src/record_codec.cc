@@ -1,6 +1,7 @@
 #include "record_codec.h"
 
 #include <cstring>
+#include <vector>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -102,11 +103,17 @@ Status DecodeRecord(std::string_view value, Record* out) {
   if (Crc32c(table) != GetLE32(value.data() + 13)) {
     return Status::Corruption("record checksum mismatch");
   }
-  flatbuffers::Verifier verifier(Bytes(table), table.size());
+  // The table starts at byte 17 of a value whose own address RocksDB does not align:
+  // flatbuffers reads its scalars in place, so decode from an 8-byte aligned copy.
+  thread_local std::vector<uint64_t> aligned;
+  aligned.resize((table.size() + 7) / 8);
+  std::memcpy(aligned.data(), table.data(), table.size());
+  const auto* table_bytes = reinterpret_cast<const uint8_t*>(aligned.data());
+  flatbuffers::Verifier verifier(table_bytes, table.size());
   if (!fb::VerifyRecordBuffer(verifier)) {
     return Status::Corruption("record table fails flatbuffers verification");
   }
-  const fb::Record* rec = fb::GetRecord(table.data());
+  const fb::Record* rec = fb::GetRecord(table_bytes);
   if (rec->format_version() != 1) {
     return Status::Corruption("unsupported record format version " +
                               std::to_string(rec->format_version()));
