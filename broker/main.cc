@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   CLI::App* reader = app.add_subcommand("reader", "Lease messages replayed from writers");
   CLI::App* standalone =
       app.add_subcommand("standalone", "Writer and reader in one process (one machine)");
-  for (CLI::App* sub : {writer, reader, standalone}) tp::broker::AddCommonFlags(*sub, &flags);
+  for (CLI::App* sub : {writer, reader, standalone})
+    tp::broker::AddCommonFlags(*sub, &flags);
   tp::broker::AddWriterFlags(*writer, &flags);
   tp::broker::AddWriterFlags(*standalone, &flags);
   tp::broker::AddReaderFlags(*reader, &flags, /*standalone=*/false);

@@ -71,7 +71,8 @@ rocksdb::DB& RawDb(bool sync) {
     options.max_background_jobs = 2;
     rocksdb::DB* db = nullptr;
     auto s = rocksdb::DB::Open(options, (BenchDir().path() / name).string(), &db);
-    if (!s.ok()) std::abort();
+    if (!s.ok())
+      std::abort();
     slot.reset(db);
   }
   return *slot;
@@ -80,10 +81,11 @@ rocksdb::DB& RawDb(bool sync) {
 void AppendBatch(benchmark::State& state, bool sync) {
   const auto batch = static_cast<size_t>(state.range(0));
   tp::wal::Store& store = WalStore(sync);
-  const tp::wal::TopicPartition tp{"telemetry",
-                                   tp::wal::PartitionId(state.thread_index() % kPartitions)};
+  const tp::wal::TopicPartition tp{
+      "telemetry", tp::wal::PartitionId(state.thread_index() % kPartitions)};
   std::vector<tp::wal::RecordInput> records(batch);
-  for (auto& r : records) r = {tp::Uuid::NewV7(), kKey, kTelemetryRow, {}};
+  for (auto& r : records)
+    r = {tp::Uuid::NewV7(), kKey, kTelemetryRow, {}};
   for (auto _ : state) {
     auto result = store.Append(tp, records);
     if (!result.ok()) {
@@ -92,7 +94,8 @@ void AppendBatch(benchmark::State& state, bool sync) {
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
 }
 
 void RawWriteBatch(benchmark::State& state, bool sync) {
@@ -108,7 +111,8 @@ void RawWriteBatch(benchmark::State& state, bool sync) {
   for (auto _ : state) {
     rocksdb::WriteBatch wb;
     for (size_t i = 0; i < batch; ++i, ++offset) {
-      for (int b = 0; b < 8; ++b) key[9 + b] = static_cast<char>(offset >> (56 - 8 * b));
+      for (int b = 0; b < 8; ++b)
+        key[9 + b] = static_cast<char>(offset >> (56 - 8 * b));
       wb.Put(key, rocksdb::Slice(kTelemetryRow.data(), kTelemetryRow.size()));
     }
     auto s = db.Write(wo, &wb);
@@ -118,13 +122,22 @@ void RawWriteBatch(benchmark::State& state, bool sync) {
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
 }
 
-void WalSync(benchmark::State& s) { AppendBatch(s, true); }
-void WalNoSync(benchmark::State& s) { AppendBatch(s, false); }
-void RawSync(benchmark::State& s) { RawWriteBatch(s, true); }
-void RawNoSync(benchmark::State& s) { RawWriteBatch(s, false); }
+void WalSync(benchmark::State& s) {
+  AppendBatch(s, true);
+}
+void WalNoSync(benchmark::State& s) {
+  AppendBatch(s, false);
+}
+void RawSync(benchmark::State& s) {
+  RawWriteBatch(s, true);
+}
+void RawNoSync(benchmark::State& s) {
+  RawWriteBatch(s, false);
+}
 
 #define TP_APPEND_CONFIGS(fn) \
   BENCHMARK(fn)->Arg(1)->Arg(100)->Arg(1000)->Threads(1)->Threads(4)->UseRealTime()
@@ -140,14 +153,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
-      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      if (run.error_occurred || run.run_type != Run::RT_Iteration)
+        continue;
       auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates_[run.benchmark_name()] = it->second.value;
+      if (it != run.counters.end())
+        rates_[run.benchmark_name()] = it->second.value;
     }
   }
 
   void PrintSummary() const {
-    std::printf("\n%-28s %14s %14s %8s\n", "config (batch/threads)", "wal rec/s", "raw rec/s",
+    std::printf("\n%-28s %14s %14s %8s\n",
+                "config (batch/threads)",
+                "wal rec/s",
+                "raw rec/s",
                 "wal/raw");
     for (const char* sync : {"Sync", "NoSync"}) {
       for (int batch : {1, 100, 1000}) {
@@ -160,14 +178,17 @@ class RatioReporter : public benchmark::ConsoleReporter {
                       (std::string(sync) + " b" + std::to_string(batch) + " t" +
                        std::to_string(threads))
                           .c_str(),
-                      wal, raw, raw > 0 ? wal / raw : 0.0);
+                      wal,
+                      raw,
+                      raw > 0 ? wal / raw : 0.0);
         }
       }
     }
     const double single = Rate("WalSync/1/real_time/threads:1");
     const double four = Rate("WalSync/1/real_time/threads:4");
-    std::printf("\ngroup commit gain (wal, sync, batch 1): 4 threads / 1 thread = %.2fx\n",
-                single > 0 ? four / single : 0.0);
+    std::printf(
+        "\ngroup commit gain (wal, sync, batch 1): 4 threads / 1 thread = %.2fx\n",
+        single > 0 ? four / single : 0.0);
   }
 
  private:
@@ -182,7 +203,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintSummary();

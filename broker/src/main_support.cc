@@ -1,12 +1,12 @@
 #include "broker/main_support.h"
 
-#include <netdb.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <thread>
+
+#include <netdb.h>
+#include <unistd.h>
 
 #include "broker/membership.h"
 #include "broker/reader.h"
@@ -19,7 +19,8 @@ namespace tp::broker {
 namespace {
 
 Result<std::vector<TopicConfig>> TopicsFromFlags(const BrokerFlags& flags) {
-  if (!flags.topics.empty()) return ParseTopics(flags.topics);
+  if (!flags.topics.empty())
+    return ParseTopics(flags.topics);
   if (flags.partitions == 0 || flags.partitions > 65536) {
     return Status::InvalidArgument("--partitions must be 1..65536");
   }
@@ -28,7 +29,8 @@ Result<std::vector<TopicConfig>> TopicsFromFlags(const BrokerFlags& flags) {
 
 Result<WriterOptions> WriterOptionsFromFlags(const BrokerFlags& flags) {
   WriterOptions options;
-  if (flags.data_dir.empty()) return Status::InvalidArgument("--data-dir is required");
+  if (flags.data_dir.empty())
+    return Status::InvalidArgument("--data-dir is required");
   TP_ASSIGN_OR_RETURN(options.topics, TopicsFromFlags(flags));
   TP_ASSIGN_OR_RETURN(options.wal.sync, wal::ParseSyncPolicy(flags.sync));
   options.wal.sync_interval = std::chrono::milliseconds(flags.sync_interval_ms);
@@ -44,7 +46,8 @@ Result<ReaderOptions> ReaderOptionsFromFlags(const BrokerFlags& flags) {
   ReaderOptions options;
   TP_ASSIGN_OR_RETURN(auto topics, TopicsFromFlags(flags));
   options.topics.clear();
-  for (const auto& t : topics) options.topics.push_back(t.name);
+  for (const auto& t : topics)
+    options.topics.push_back(t.name);
   options.max_attempts = flags.max_attempts;
   options.buffer_bytes = flags.buffer_bytes;
   options.drain_timeout = std::chrono::seconds(flags.drain_timeout_seconds);
@@ -57,8 +60,10 @@ std::vector<std::string> SplitComma(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > start)
+      out.push_back(text.substr(start, end - start));
     start = end + 1;
   }
   return out;
@@ -66,7 +71,8 @@ std::vector<std::string> SplitComma(const std::string& text) {
 
 // --writers: "http://a:8081,http://b:8081" or "dns:NAME:PORT" (every address of NAME,
 // resolved once at start-up).
-Result<std::vector<std::shared_ptr<LogSource>>> WritersFromFlags(const BrokerFlags& flags) {
+Result<std::vector<std::shared_ptr<LogSource>>> WritersFromFlags(
+    const BrokerFlags& flags) {
   std::vector<std::string> urls;
   if (flags.writers.rfind("dns:", 0) == 0) {
     const std::string rest = flags.writers.substr(4);
@@ -76,11 +82,13 @@ Result<std::vector<std::shared_ptr<LogSource>>> WritersFromFlags(const BrokerFla
                                      flags.writers + "'");
     }
     TP_ASSIGN_OR_RETURN(auto addresses, ResolveAll(rest.substr(0, colon)));
-    for (const auto& a : addresses) urls.push_back("http://" + a + ":" + rest.substr(colon + 1));
+    for (const auto& a : addresses)
+      urls.push_back("http://" + a + ":" + rest.substr(colon + 1));
   } else {
     urls = SplitComma(flags.writers);
   }
-  if (urls.empty()) return Status::InvalidArgument("--writers: at least one writer is needed");
+  if (urls.empty())
+    return Status::InvalidArgument("--writers: at least one writer is needed");
   std::vector<std::shared_ptr<LogSource>> sources;
   for (const auto& url : urls) {
     TP_ASSIGN_OR_RETURN(auto source, MakeHttpLogSource(url));
@@ -95,11 +103,14 @@ Result<std::unique_ptr<Membership>> MembershipFromFlags(const BrokerFlags& flags
                       (flags.membership_dns.empty() ? 0 : 1);
   if (sources != 1) {
     return Status::InvalidArgument(
-        "give exactly one membership source: --ordinal N --replicas M, --membership-file F "
+        "give exactly one membership source: --ordinal N --replicas M, --membership-file "
+        "F "
         "or --membership-dns NAME");
   }
-  if (!flags.membership_file.empty()) return FileMembership(flags.membership_file);
-  if (!flags.membership_dns.empty()) return DnsMembership(flags.membership_dns);
+  if (!flags.membership_file.empty())
+    return FileMembership(flags.membership_file);
+  if (!flags.membership_dns.empty())
+    return DnsMembership(flags.membership_dns);
   if (flags.ordinal < 0 || flags.replicas <= 0) {
     return Status::InvalidArgument("--ordinal and --replicas go together (0 <= N < M)");
   }
@@ -125,12 +136,15 @@ int Fail(const Status& s, int code) {
 void AddCommonFlags(CLI::App& app, BrokerFlags* f) {
   app.add_option("--listen", f->listen, "Address to serve HTTP on (host:port)");
   app.add_option("--threads", f->threads, "HTTP io threads")->check(CLI::Range(1, 64));
-  app.add_option("--body-limit", f->body_limit, "Largest request body in bytes (413 above)");
+  app.add_option(
+      "--body-limit", f->body_limit, "Largest request body in bytes (413 above)");
   app.add_option("--partitions", f->partitions, "Partitions of the telemetry topic");
-  app.add_option("--topics", f->topics,
+  app.add_option("--topics",
+                 f->topics,
                  "Topics and partition counts, e.g. telemetry:256,events:16 "
                  "(overrides --partitions)");
-  app.add_option("--drain-timeout-seconds", f->drain_timeout_seconds,
+  app.add_option("--drain-timeout-seconds",
+                 f->drain_timeout_seconds,
                  "On SIGTERM, how long to wait for commits (writer) or leases (reader)");
 }
 
@@ -138,28 +152,37 @@ void AddWriterFlags(CLI::App& app, BrokerFlags* f) {
   app.add_option("--data-dir", f->data_dir, "Directory of the log (created if missing)");
   app.add_option("--sync", f->sync, "always (fsync per group commit), interval, none")
       ->check(CLI::IsMember({"always", "interval", "none"}));
-  app.add_option("--sync-interval-ms", f->sync_interval_ms, "fsync period with --sync=interval");
-  app.add_option("--disk-budget-bytes", f->disk_budget_bytes,
+  app.add_option(
+      "--sync-interval-ms", f->sync_interval_ms, "fsync period with --sync=interval");
+  app.add_option("--disk-budget-bytes",
+                 f->disk_budget_bytes,
                  "Publishes get 429 while the log's files exceed this (0 = no limit)");
-  app.add_option("--retention-bytes", f->retention_bytes,
+  app.add_option("--retention-bytes",
+                 f->retention_bytes,
                  "Per-partition size limit; oldest records are trimmed (0 = none)");
-  app.add_option("--retention-seconds", f->retention_seconds,
+  app.add_option("--retention-seconds",
+                 f->retention_seconds,
                  "Records older than this are trimmed (0 = none)");
-  app.add_option("--max-inflight-bytes", f->max_inflight_bytes,
+  app.add_option("--max-inflight-bytes",
+                 f->max_inflight_bytes,
                  "Publish bytes accepted but not yet durable before 429");
 }
 
 void AddReaderFlags(CLI::App& app, BrokerFlags* f, bool standalone) {
   if (!standalone) {
-    app.add_option("--writers", f->writers, "Writer URLs (comma-separated) or dns:NAME:PORT");
+    app.add_option(
+        "--writers", f->writers, "Writer URLs (comma-separated) or dns:NAME:PORT");
     app.add_option("--ordinal", f->ordinal, "This reader's ordinal (static membership)");
     app.add_option("--replicas", f->replicas, "Number of readers (static membership)");
-    app.add_option("--membership-file", f->membership_file,
+    app.add_option("--membership-file",
+                   f->membership_file,
                    "JSON file {\"ordinal\":N,\"replicas\":M}, re-read on change");
-    app.add_option("--membership-dns", f->membership_dns,
+    app.add_option("--membership-dns",
+                   f->membership_dns,
                    "Headless Service name whose records count the readers");
   }
-  app.add_option("--max-attempts", f->max_attempts,
+  app.add_option("--max-attempts",
+                 f->max_attempts,
                  "Deliveries of a message before it is dead-lettered");
   app.add_option("--buffer-bytes", f->buffer_bytes, "Reader's in-memory window in bytes");
 }
@@ -170,11 +193,15 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   const bool has_reader = mode != Mode::kWriter;
 
   Result<WriterOptions> writer_options = WriterOptions{};
-  if (has_writer) writer_options = WriterOptionsFromFlags(flags);
-  if (!writer_options.ok()) return Fail(writer_options.status(), 2);
+  if (has_writer)
+    writer_options = WriterOptionsFromFlags(flags);
+  if (!writer_options.ok())
+    return Fail(writer_options.status(), 2);
   Result<ReaderOptions> reader_options = ReaderOptions{};
-  if (has_reader) reader_options = ReaderOptionsFromFlags(flags);
-  if (!reader_options.ok()) return Fail(reader_options.status(), 2);
+  if (has_reader)
+    reader_options = ReaderOptionsFromFlags(flags);
+  if (!reader_options.ok())
+    return Fail(reader_options.status(), 2);
 
   metrics::Registry registry;
   http::ServerOptions server_options;
@@ -184,13 +211,15 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   server_options.registry = &registry;
   server_options.log_component = "broker";
   auto server = http::Server::Create(server_options);
-  if (!server.ok()) return Fail(server.status(), 1);
+  if (!server.ok())
+    return Fail(server.status(), 1);
 
   std::unique_ptr<LogService> service;
   if (has_writer) {
-    auto opened = LogService::Open(*writer_options, flags.data_dir, (*server)->executor(),
-                                   &registry);
-    if (!opened.ok()) return Fail(opened.status(), 1);
+    auto opened = LogService::Open(
+        *writer_options, flags.data_dir, (*server)->executor(), &registry);
+    if (!opened.ok())
+      return Fail(opened.status(), 1);
     service = std::move(opened).value();
   }
   std::shared_ptr<Reader> reader;
@@ -202,15 +231,18 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
       membership = StaticMembership(Assignment{0, 1});
     } else {
       auto w = WritersFromFlags(flags);
-      if (!w.ok()) return Fail(w.status(), 2);
+      if (!w.ok())
+        return Fail(w.status(), 2);
       writers = std::move(w).value();
       auto m = MembershipFromFlags(flags);
-      if (!m.ok()) return Fail(m.status(), 2);
+      if (!m.ok())
+        return Fail(m.status(), 2);
       membership = std::move(m).value();
     }
-    auto created = Reader::Create(*reader_options, std::move(writers), std::move(membership),
-                                  &registry);
-    if (!created.ok()) return Fail(created.status(), 2);
+    auto created = Reader::Create(
+        *reader_options, std::move(writers), std::move(membership), &registry);
+    if (!created.ok())
+      return Fail(created.status(), 2);
     reader = std::move(created).value();
   }
 
@@ -218,31 +250,42 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   LogService* svc = service.get();
   Reader* rdr = reader.get();
   Status s;
-  if (svc) s = InstallWriterRoutes(router, *svc);
-  if (s.ok() && reader) s = InstallReaderRoutes(router, reader);
+  if (svc)
+    s = InstallWriterRoutes(router, *svc);
+  if (s.ok() && reader)
+    s = InstallReaderRoutes(router, reader);
   if (s.ok()) {
     s = http::InstallStandardEndpoints(router, {&registry, [svc, rdr]() -> Status {
-                                                  if (svc) TP_RETURN_IF_ERROR(svc->Ready());
-                                                  if (rdr) TP_RETURN_IF_ERROR(rdr->Readiness());
+                                                  if (svc)
+                                                    TP_RETURN_IF_ERROR(svc->Ready());
+                                                  if (rdr)
+                                                    TP_RETURN_IF_ERROR(rdr->Readiness());
                                                   return Status::Ok();
                                                 }});
   }
-  if (s.ok() && reader) s = reader->Start();
-  if (s.ok()) s = (*server)->Start(std::move(router));
-  if (!s.ok()) return Fail(s, 1);
-  SPDLOG_LOGGER_INFO(log, "broker {} listening on {}",
+  if (s.ok() && reader)
+    s = reader->Start();
+  if (s.ok())
+    s = (*server)->Start(std::move(router));
+  if (!s.ok())
+    return Fail(s, 1);
+  SPDLOG_LOGGER_INFO(log,
+                     "broker {} listening on {}",
                      mode == Mode::kWriter   ? "writer"
                      : mode == Mode::kReader ? "reader"
                                              : "standalone",
                      (*server)->address());
 
   const int sig = WaitForSignal(signals);
-  SPDLOG_LOGGER_INFO(log, "signal {}: draining for up to {} s", sig, flags.drain_timeout_seconds);
-  if (svc) svc->BeginDrain();
+  SPDLOG_LOGGER_INFO(
+      log, "signal {}: draining for up to {} s", sig, flags.drain_timeout_seconds);
+  if (svc)
+    svc->BeginDrain();
   if (reader) {
     // Leases stop; outstanding ones are acked or expire; what was acked is committed.
     Status drained = reader->Drain();
-    if (!drained.ok()) SPDLOG_LOGGER_WARN(log, "reader drain: {}", drained.ToString());
+    if (!drained.ok())
+      SPDLOG_LOGGER_WARN(log, "reader drain: {}", drained.ToString());
   }
   if (svc && mode == Mode::kWriter) {
     // Remote readers go on committing until everything is committed or time is up.
@@ -258,7 +301,8 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
     }
   }
   (*server)->Stop();
-  if (reader) reader->Stop();
+  if (reader)
+    reader->Stop();
   reader.reset();
   service.reset();
   SPDLOG_LOGGER_INFO(log, "stopped");

@@ -21,8 +21,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "tp/testing/child_process.h"
 #include "crash_payload.h"
+#include "tp/testing/child_process.h"
 #include "tp/testing/testing.h"
 #include "wal/store.h"
 

@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tp/testing/child_process.h"
 #include "crash_payload.h"
+#include "tp/testing/child_process.h"
 #include "tp/testing/testing.h"
 
 namespace tp::wal {

@@ -96,10 +96,10 @@ bool OnlyRocksDbCreationFiles(const std::filesystem::path& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const bool rocksdb_file = name == "LOCK" || name == "IDENTITY" || name.starts_with("LOG") ||
-                              name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-") ||
-                              name.ends_with(".dbtmp") || name.ends_with(".log") ||
-                              name.ends_with(".sst");
+    const bool rocksdb_file = name == "LOCK" || name == "IDENTITY" ||
+                              name.starts_with("LOG") || name.starts_with("MANIFEST-") ||
+                              name.starts_with("OPTIONS-") || name.ends_with(".dbtmp") ||
+                              name.ends_with(".log") || name.ends_with(".sst");
     if (!rocksdb_file)
       return false;
   }
@@ -161,7 +161,8 @@ class Store::Impl {
   std::vector<TopicPartition> Partitions() const;
   Result<Store::Bounds> GetBounds(const TopicPartition& tp) const {
     const PartitionState* ps = Find(tp);
-    if (!ps) return Status::NotFound("unknown partition " + tp.ToString());
+    if (!ps)
+      return Status::NotFound("unknown partition " + tp.ToString());
     return Store::Bounds{Offset(ps->first.load(std::memory_order_acquire)),
                          Offset(ps->next.load(std::memory_order_acquire))};
   }
@@ -1047,8 +1048,8 @@ Result<std::vector<Record>> Store::Impl::Read(const TopicPartition& tp,
     if (!s.ok()) {
       if (!out.empty())
         break;  // hand out the good prefix; the next read reports it
-      return Status::Corruption("record " + tp.ToString() + "@" + std::to_string(expected) +
-                                ": " + s.message());
+      return Status::Corruption("record " + tp.ToString() + "@" +
+                                std::to_string(expected) + ": " + s.message());
     }
     record.offset = Offset(key->offset);
     bytes += record.stored_bytes;
