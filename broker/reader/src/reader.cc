@@ -628,7 +628,6 @@ void Reader::Impl::Refresh() {
     return;
   }
   last_assignment = *current;
-  assignment_packed.store((uint64_t{current->ordinal} << 32) | current->replicas);
   SPDLOG_LOGGER_INFO(log,
                      "assignment ordinal={} replicas={} ({})",
                      current->ordinal,
@@ -640,6 +639,9 @@ void Reader::Impl::Refresh() {
     for (const auto& p : by_index) {
       net::post(p->strand(), [p, a] { p->SetAssignment(a); });
     }
+    // Published only now: whoever sees the new assignment and then leases reaches a
+    // pipeline that is created with it, or whose strand applies it first.
+    assignment_packed.store((uint64_t{a.ordinal} << 32) | a.replicas);
   });
 }
 
