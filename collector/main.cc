@@ -16,6 +16,7 @@
 #include "collector/collector.h"
 #include "collector/telemetry_store.h"
 #include "tp/cli.h"
+#include "tp/http/endpoint_server.h"
 #include "tp/http/server.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
@@ -142,26 +143,11 @@ int Run(const Flags& flags) {
 
   tp::metrics::Registry registry;
   ReadinessProbe probe(flags.database_url, consumer->get());
-  tp::http::Router router;
-  tp::Status routes = tp::http::InstallStandardEndpoints(router, {&registry, [&probe] {
-                                                                    return probe.Get();
-                                                                  }});
-  if (!routes.ok()) {
-    log->error("routes: {}", routes.ToString());
-    return 1;
-  }
-  tp::http::ServerOptions server_options;
-  server_options.listen = flags.listen;
-  server_options.registry = &registry;
-  server_options.log_component = "collector-http";
-  auto server = tp::http::Server::Create(server_options);
+  auto server = tp::http::StartEndpointServer(
+      flags.listen, &registry, [&probe] { return probe.Get(); }, "collector-http");
   if (!server.ok()) {
     log->error("--listen: {}", server.status().ToString());
     return 2;
-  }
-  if (tp::Status s = (*server)->Start(std::move(router)); !s.ok()) {
-    log->error("http: {}", s.ToString());
-    return 1;
   }
 
   tp::collector::CollectorOptions options;

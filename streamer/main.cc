@@ -18,6 +18,7 @@
 #include "streamer/scrape_source.h"
 #include "streamer/shard.h"
 #include "tp/cli.h"
+#include "tp/http/endpoint_server.h"
 #include "tp/http/server.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
@@ -106,25 +107,11 @@ int Run(const Flags& flags) {
       "Messages emitted but not yet acknowledged (queued or in flight)",
       stat(&S::pending));
 
-  tp::http::Router router;
-  tp::Status routes = tp::http::InstallStandardEndpoints(router, {&registry, nullptr});
-  if (!routes.ok()) {
-    log->error("routes: {}", routes.ToString());
-    return 1;
-  }
-  tp::http::ServerOptions server_options;
-  server_options.listen = flags.listen;
-  server_options.registry = &registry;
-  server_options.threads = 1;
-  server_options.log_component = "streamer-http";
-  auto server = tp::http::Server::Create(server_options);
+  auto server =
+      tp::http::StartEndpointServer(flags.listen, &registry, nullptr, "streamer-http");
   if (!server.ok()) {
     log->error("--listen: {}", server.status().ToString());
     return 2;
-  }
-  if (tp::Status s = (*server)->Start(std::move(router)); !s.ok()) {
-    log->error("http: {}", s.ToString());
-    return 1;
   }
   log->info("streaming {} to {} topic {} shard {}",
             flags.csv.empty() ? flags.scrape : flags.csv,
