@@ -199,16 +199,10 @@ Pipeline::LeaseMap::iterator Pipeline::FindLive(const std::string& lease_id,
   return leases_.end();
 }
 
-SettleOutcome Pipeline::Ack(const SettleParams& params) {
-  SettleOutcome out;
-  auto it = FindLive(params.lease_id, out);
-  if (it == leases_.end()) {
-    if (out.status == 200) {
-      out.count = 0;
-    }
-    return out;
-  }
-  LeaseEntry& lease = it->second;
+void Pipeline::SettleSelected(LeaseEntry& lease,
+                              const SettleParams& params,
+                              SettleOutcome* out,
+                              const std::function<void(LeaseItem&)>& settle) {
   for (LeaseItem& item : lease.items) {
     if (item.settled) {
       continue;
@@ -220,13 +214,28 @@ SettleOutcome Pipeline::Ack(const SettleParams& params) {
     }
     item.settled = true;
     --lease.unsettled;
-    ++out.count;
+    ++out->count;
+    settle(item);
+  }
+}
+
+SettleOutcome Pipeline::Ack(const SettleParams& params) {
+  SettleOutcome out;
+  auto it = FindLive(params.lease_id, out);
+  if (it == leases_.end()) {
+    if (out.status == 200) {
+      out.count = 0;
+    }
+    return out;
+  }
+  LeaseEntry& lease = it->second;
+  SettleSelected(lease, params, &out, [this](LeaseItem& item) {
     PartState& ps = parts_[item.part];
     auto mit = ps.msgs.find(item.offset);
     if (mit != ps.msgs.end() && mit->second.state == MsgState::kLeased) {
       Done(ps, mit);
     }
-  }
+  });
   metrics_.acked->Inc(static_cast<double>(out.count));
   if (lease.unsettled == 0) {
     Finish(it, Tombstone::kFinished);
@@ -241,20 +250,9 @@ SettleOutcome Pipeline::Nack(const SettleParams& params) {
     return out;
   }
   LeaseEntry& lease = it->second;
-  for (LeaseItem& item : lease.items) {
-    if (item.settled) {
-      continue;
-    }
-    if (params.msg_uuids &&
-        std::find(params.msg_uuids->begin(), params.msg_uuids->end(), item.msg_uuid) ==
-            params.msg_uuids->end()) {
-      continue;
-    }
-    item.settled = true;
-    --lease.unsettled;
-    ++out.count;
+  SettleSelected(lease, params, &out, [this, &params](LeaseItem& item) {
     Return(item.part, item.offset, params.delay, "nacked");
-  }
+  });
   metrics_.nacked->Inc(static_cast<double>(out.count));
   if (lease.unsettled == 0) {
     Finish(it, Tombstone::kFinished);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -220,6 +221,12 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   LeaseMap::iterator FindLive(const std::string& lease_id, SettleOutcome& out);
   void ExpireLease(LeaseMap::iterator it);
   void Finish(LeaseMap::iterator it, Tombstone kind);
+  // Marks the lease's unsettled items that `params` names (all of them when it names
+  // none) settled, counts them in out->count and hands each to `settle`.
+  void SettleSelected(LeaseEntry& lease,
+                      const SettleParams& params,
+                      SettleOutcome* out,
+                      const std::function<void(LeaseItem&)>& settle);
   // Puts a leased message back (now or after `delay`), or dead-letters it once it was
   // leased max_attempts times, or drops it when the partition is no longer owned.
   void Return(const PartKey& part,
