@@ -116,6 +116,17 @@ ParamSpec FileParam(std::string description, std::string example) {
           .example = std::move(example)};
 }
 
+// Responses of every static-asset route (Swagger UI, dashboard, uPlot).
+std::vector<ResponseSpec> AssetResponses() {
+  return {{200, "The file", "application/octet-stream", "", "..."},
+          BadRequest("file: does not match the pattern", "file"),
+          {404,
+           "No such asset",
+           "application/problem+json",
+           "Problem",
+           ProblemExample(404, "Not Found", "no such file")}};
+}
+
 const nlohmann::json& GpuExample() {
   static const nlohmann::json j = {
       {"id", kExampleGpu},
@@ -317,45 +328,26 @@ std::vector<RouteSpec> BuildRoutes() {
                 .summary = "Swagger UI asset (swagger-ui-dist)",
                 .tag = "ui",
                 .params = {FileParam("Asset file name", "swagger-ui-bundle.js")},
-                .responses = {{200, "The file", "application/octet-stream", "", "..."},
-                              BadRequest("file: does not match the pattern", "file"),
-                              {404,
-                               "No such asset",
-                               "application/problem+json",
-                               "Problem",
-                               ProblemExample(404, "Not Found", "no such file")}}});
+                .responses = AssetResponses()});
   routes.push_back(RouteSpec{
       .path = "/",
       .operation_id = "dashboard",
       .summary = "Dashboard: GPU list and charts per metric",
       .tag = "ui",
       .responses = {{200, "HTML page", "text/html", "", "<!doctype html>..."}}});
-  routes.push_back(
-      RouteSpec{.path = "/static/{file}",
-                .operation_id = "dashboardAsset",
-                .summary = "Dashboard asset",
-                .tag = "ui",
-                .params = {FileParam("Asset file name", "app.js")},
-                .responses = {{200, "The file", "application/octet-stream", "", "..."},
-                              BadRequest("file: does not match the pattern", "file"),
-                              {404,
-                               "No such asset",
-                               "application/problem+json",
-                               "Problem",
-                               ProblemExample(404, "Not Found", "no such file")}}});
+  routes.push_back(RouteSpec{.path = "/static/{file}",
+                             .operation_id = "dashboardAsset",
+                             .summary = "Dashboard asset",
+                             .tag = "ui",
+                             .params = {FileParam("Asset file name", "app.js")},
+                             .responses = AssetResponses()});
   routes.push_back(
       RouteSpec{.path = "/vendor/uplot/{file}",
                 .operation_id = "uplotAsset",
                 .summary = "uPlot asset (npm uplot/dist)",
                 .tag = "ui",
                 .params = {FileParam("Asset file name", "uPlot.iife.min.js")},
-                .responses = {{200, "The file", "application/octet-stream", "", "..."},
-                              BadRequest("file: does not match the pattern", "file"),
-                              {404,
-                               "No such asset",
-                               "application/problem+json",
-                               "Problem",
-                               ProblemExample(404, "Not Found", "no such file")}}});
+                .responses = AssetResponses()});
   for (RouteSpec& r : routes) {
     if (r.auth) {
       r.responses.push_back(
