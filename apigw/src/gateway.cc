@@ -206,6 +206,11 @@ Response GpuNotFound(std::string_view id) {
   return Problem(404, "Not Found", "no GPU " + std::string(id), "id");
 }
 
+// An empty answer is either an empty window or an unknown GPU; only the latter is a 404.
+bool GpuExists(pqxx::transaction_base& tx, const std::string& id) {
+  return !tx.exec_prepared(kGpuExists.name, id).empty();
+}
+
 }  // namespace
 
 bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
@@ -367,11 +372,8 @@ struct Gateway::Impl {
           pqxx::nontransaction tx(c);
           pqxx::result r =
               tx.exec_prepared(st.name, pqxx::prepare::make_dynamic_params(args));
-          if (r.empty()) {
-            pqxx::result known = tx.exec_prepared(kGpuExists.name, id);
-            if (known.empty()) {
-              return GpuNotFound(id);
-            }
+          if (r.empty() && !GpuExists(tx, id)) {
+            return GpuNotFound(id);
           }
           // Written directly rather than through nlohmann::json objects: a 300-row
           // page took ~2.5 ms to build as objects, most of the handler's time.
@@ -462,11 +464,8 @@ struct Gateway::Impl {
           pqxx::nontransaction tx(c);
           pqxx::result r =
               tx.exec_prepared(st.name, pqxx::prepare::make_dynamic_params(args));
-          if (r.empty()) {
-            pqxx::result known = tx.exec_prepared(kGpuExists.name, id);
-            if (known.empty()) {
-              return GpuNotFound(id);
-            }
+          if (r.empty() && !GpuExists(tx, id)) {
+            return GpuNotFound(id);
           }
           nlohmann::json items = nlohmann::json::array();
           for (const pqxx::row row : r) {
