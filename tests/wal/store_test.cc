@@ -1,5 +1,6 @@
 #include "wal/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -328,6 +329,62 @@ TEST_F(StoreTest, ConcurrentAppendersGetDisjointContiguousOffsets) {
     EXPECT_EQ(p0.back(), '0');
     EXPECT_EQ(records[first + 2].payload.substr(0, p0.size() - 1),
               p0.substr(0, p0.size() - 1));
+  }
+}
+
+// Blocking appends may execute on the caller's thread when the store is idle, queued
+// ones on the writer thread; mixed together, every caller's appends must still take
+// offsets in the order it issued them, and commits in between must not disturb that.
+TEST_F(StoreTest, InlineAndQueuedAppendsKeepEachCallersOrder) {
+  for (SyncPolicy sync : {SyncPolicy::kNone, SyncPolicy::kAlways}) {
+    SCOPED_TRACE(std::string(SyncPolicyName(sync)));
+    options_.sync = sync;
+    dir_ = testing::MakeTempDir("wal-store-mixed-");
+    auto store = OpenStore();
+    constexpr int kThreads = 4;
+    constexpr int kRounds = 40;
+    std::vector<std::vector<uint64_t>> offsets(kThreads);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<std::promise<Result<AppendResult>>> pending(kRounds);
+        for (int r = 0; r < kRounds; ++r) {
+          auto queued = Payloads(1, "t" + std::to_string(t) + "q" + std::to_string(r));
+          store->AppendAsync(kTp, Inputs(queued), [&pending, r](Result<AppendResult> res) {
+            pending[r].set_value(std::move(res));
+          });
+          auto direct = Payloads(1, "t" + std::to_string(t) + "d" + std::to_string(r));
+          auto res = store->Append(kTp, Inputs(direct));
+          auto queued_res = pending[r].get_future().get();
+          if (!res.ok() || !queued_res.ok()) {
+            ++failures;
+            return;
+          }
+          offsets[t].push_back(queued_res->first.value());
+          offsets[t].push_back(res->first.value());
+          if (r % 10 == 9 && !store->Commit(kTp, "g" + std::to_string(t), res->first).ok())
+            ++failures;
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    ASSERT_EQ(failures.load(), 0);
+    std::set<uint64_t> all;
+    for (const auto& per_thread : offsets) {
+      ASSERT_EQ(per_thread.size(), static_cast<size_t>(2 * kRounds));
+      EXPECT_TRUE(std::is_sorted(per_thread.begin(), per_thread.end()));
+      all.insert(per_thread.begin(), per_thread.end());
+    }
+    ASSERT_EQ(all.size(), static_cast<size_t>(2 * kThreads * kRounds));
+    EXPECT_EQ(*all.rbegin(), all.size() - 1);  // contiguous from 0
+    ASSERT_OK_AND_ASSIGN(auto records,
+                         store->Read(kTp, Offset(0), {.max_records = 100000}));
+    ASSERT_EQ(records.size(), all.size());
+    ASSERT_OK_AND_ASSIGN(auto stats, store->Stats(kTp));
+    EXPECT_EQ(stats.groups.size(), static_cast<size_t>(kThreads));
+    store.reset();
   }
 }
 

@@ -2,10 +2,11 @@
 // database, with per-consumer-group committed offsets, trimming and retention.
 //
 // Thread-safety: every method may be called from any thread. Appends, commits and trims
-// are executed by one writer thread that coalesces everything queued into one RocksDB
-// WriteBatch (group commit), so many concurrent callers share one fsync. Reads run on
-// the caller's thread and only ever see records whose write has returned (durable under
-// the sync policy).
+// are executed one group at a time: a writer thread coalesces everything queued into one
+// RocksDB WriteBatch (group commit), so many concurrent callers share one fsync; a
+// blocking Append or Commit that finds the store idle writes on the caller's thread.
+// Reads run on the caller's thread and only ever see records whose write has returned
+// (durable under the sync policy).
 #pragma once
 
 #include <filesystem>
@@ -93,8 +94,9 @@ class Store {
   Result<AppendResult> Append(const TopicPartition& tp,
                               std::span<const RecordInput> records);
 
-  // As Append, but returns at once; `done` runs on the writer thread once the outcome is
-  // known, so it must not block. The records are encoded before this returns.
+  // As Append, but returns at once; `done` runs once the outcome is known on the thread
+  // that executed the write (the writer thread, or a blocking Append caller's), so it
+  // must not block. The records are encoded before this returns.
   void AppendAsync(const TopicPartition& tp,
                    std::span<const RecordInput> records,
                    AppendCallback done);
