@@ -71,9 +71,13 @@ class ReadinessProbe {
   }
 
   void Run(const std::atomic<bool>& stop) {
+    // Every 2 s while ready; every 200 ms while not, so a collector waiting for the
+    // reader or the schema starts soon after they appear.
     while (!stop) {
-      Set(Check());
-      for (int i = 0; i < 20 && !stop; ++i) {
+      tp::Status s = Check();
+      const int ticks = s.ok() ? 20 : 2;
+      Set(std::move(s));
+      for (int i = 0; i < ticks && !stop; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
@@ -168,15 +172,18 @@ int Run(const Flags& flags) {
   std::thread probe_thread([&] { probe.Run(probe_stop); });
 
   // Do not lease while the schema is behind: writes would fail and burn attempts.
+  // Polled often so leasing starts as soon as the probe passes; logged every 2 s.
+  auto next_log = std::chrono::steady_clock::now();
   while (!tp::StopFlag()) {
     tp::Status ready = probe.Get();
     if (ready.ok()) {
       break;
     }
-    log->info("waiting until ready: {}", ready.ToString());
-    for (int i = 0; i < 20 && !tp::StopFlag(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() >= next_log) {
+      log->info("waiting until ready: {}", ready.ToString());
+      next_log += std::chrono::seconds(2);
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (!tp::StopFlag()) {
     if (tp::Status s = collector.Start(); !s.ok()) {

@@ -1,6 +1,7 @@
 #include "collector/telemetry_store.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 
@@ -20,10 +21,6 @@ constexpr std::size_t kRowsPerStatement = 1000;
 
 bool HasNul(const std::string& s) {
   return s.find('\0') != std::string::npos;
-}
-
-std::string TextOrNull(pqxx::transaction_base& tx, const std::string& s) {
-  return s.empty() ? std::string("NULL") : tx.quote(s);
 }
 
 std::string LabelsJson(const std::string& raw) {
@@ -58,41 +55,91 @@ WHERE EXCLUDED.last_seen > g.last_seen
    OR EXCLUDED.first_seen < g.first_seen
    OR NOT g.metric_names @> EXCLUDED.metric_names)";
 
+// Elements of a PostgreSQL array literal: "{" before the first, "," before the others;
+// text quoted with backslash and double quote escaped (NUL bytes were rejected earlier).
+void AppendArrayNull(std::string* array) {
+  array->push_back(array->empty() ? '{' : ',');
+  array->append("NULL");
+}
+void AppendArrayElement(std::string* array, std::string_view text) {
+  array->push_back(array->empty() ? '{' : ',');
+  array->push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      array->push_back('\\');
+    }
+    array->push_back(c);
+  }
+  array->push_back('"');
+}
+
+// Columns of the telemetry insert, each as one array literal, so a whole chunk of rows is
+// one parameterised statement: PostgreSQL parses 14 arrays instead of planning a VALUES
+// list of thousands of expressions, which is several times cheaper per row.
+struct TelemetryColumns {
+  static constexpr int kCount = 14;
+  std::array<std::string, kCount> arrays;
+
+  void Add(const StoreRow& row) {
+    const auto& r = row.record;
+    int c = 0;
+    auto text = [&](std::string_view v) { AppendArrayElement(&arrays[c++], v); };
+    auto nullable = [&](const std::string& v) {
+      if (v.empty()) {
+        AppendArrayNull(&arrays[c++]);
+      } else {
+        text(v);
+      }
+    };
+    text(row.msg_uuid.ToString());
+    text(telemetry::FormatRfc3339(r.timestamp));
+    text(r.uuid);
+    text(std::to_string(r.gpu_id));
+    text(r.device);
+    text(r.model_name);
+    text(r.hostname);
+    nullable(r.container);
+    nullable(r.pod);
+    nullable(r.namespace_);
+    text(r.metric_name);
+    if (r.value) {
+      text(fmt::format("{:.17g}", *r.value));
+    } else {
+      AppendArrayNull(&arrays[c++]);
+    }
+    text(LabelsJson(r.labels_raw));
+    text(r.labels_raw);
+  }
+  void Close() {
+    for (auto& a : arrays) {
+      a += '}';
+    }
+  }
+};
+
+constexpr const char* kTelemetryInsert =
+    "INSERT INTO telemetry (msg_uuid, ts, gpu_uuid, gpu_index, device, model_name, "
+    "hostname, container, pod, namespace, metric_name, value, labels, labels_raw) "
+    "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int[], "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+    "$12::float8[], $13::jsonb[], $14::text[]) "
+    "ON CONFLICT (msg_uuid) DO NOTHING";
+
 WriteResult WriteInTransaction(pqxx::connection& conn,
                                const std::vector<StoreRow>& rows) {
   pqxx::work tx(conn, "collector_write");
   WriteResult result;
   for (std::size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
     const std::size_t end = std::min(rows.size(), begin + kRowsPerStatement);
-    std::string sql =
-        "INSERT INTO telemetry (msg_uuid, ts, gpu_uuid, gpu_index, device, model_name, "
-        "hostname, container, pod, namespace, metric_name, value, labels, labels_raw) "
-        "VALUES ";
-    sql.reserve(sql.size() + (end - begin) * 400);
+    TelemetryColumns columns;
     for (std::size_t i = begin; i < end; ++i) {
-      const auto& r = rows[i].record;
-      if (i > begin) {
-        sql += ',';
-      }
-      sql += fmt::format(
-          "('{}'::uuid,{}::timestamptz,{},{},{},{},{},{},{},{},{},{},{}::jsonb,{})",
-          rows[i].msg_uuid.ToString(),
-          tx.quote(telemetry::FormatRfc3339(r.timestamp)),
-          tx.quote(r.uuid),
-          r.gpu_id,
-          tx.quote(r.device),
-          tx.quote(r.model_name),
-          tx.quote(r.hostname),
-          TextOrNull(tx, r.container),
-          TextOrNull(tx, r.pod),
-          TextOrNull(tx, r.namespace_),
-          tx.quote(r.metric_name),
-          r.value ? fmt::format("{:.17g}::float8", *r.value) : std::string("NULL"),
-          tx.quote(LabelsJson(r.labels_raw)),
-          tx.quote(r.labels_raw));
+      columns.Add(rows[i]);
     }
-    sql += " ON CONFLICT (msg_uuid) DO NOTHING";
-    const pqxx::result res = tx.exec(sql);
+    columns.Close();
+    const auto& a = columns.arrays;
+    const pqxx::result res = tx.exec_params(
+        kTelemetryInsert, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+        a[10], a[11], a[12], a[13]);
     result.inserted += static_cast<std::uint64_t>(res.affected_rows());
   }
   result.duplicates = rows.size() - result.inserted;
@@ -109,31 +156,43 @@ WriteResult WriteInTransaction(pqxx::connection& conn,
     g.last = fresh ? r.timestamp : std::max(g.last, r.timestamp);
     g.metrics.insert(r.metric_name);
   }
-  for (const auto& [uuid, g] : gpus) {
-    std::string metrics = "ARRAY[";
-    bool first = true;
-    for (const auto& m : g.metrics) {
-      if (!first) {
-        metrics += ',';
-      }
-      first = false;
-      metrics += tx.quote(m);
-    }
-    metrics += "]::text[]";
-    const auto& r = *g.latest;
-    tx.exec(fmt::format(
+  // One statement for every GPU of the batch: the upsert locks each GPU's row until
+  // COMMIT, and concurrent writers queue on those locks, so the time between the first
+  // lock and the commit is what bounds the collectors' combined throughput. Rows come
+  // in gpu_uuid order, so two writers always lock in the same order.
+  if (!gpus.empty()) {
+    std::string sql =
         "INSERT INTO gpus AS g (gpu_uuid, hostname, gpu_index, device, model_name, "
-        "first_seen, last_seen, metric_names) VALUES ({},{},{},{},{},{}::timestamptz,"
-        "{}::timestamptz,{}){}",
-        tx.quote(uuid),
-        tx.quote(r.hostname),
-        r.gpu_id,
-        tx.quote(r.device),
-        tx.quote(r.model_name),
-        tx.quote(telemetry::FormatRfc3339(g.first)),
-        tx.quote(telemetry::FormatRfc3339(g.last)),
-        metrics,
-        kGpuUpsertTail));
+        "first_seen, last_seen, metric_names) VALUES ";
+    bool first_gpu = true;
+    for (const auto& [uuid, g] : gpus) {
+      std::string metrics = "ARRAY[";
+      bool first = true;
+      for (const auto& m : g.metrics) {
+        if (!first) {
+          metrics += ',';
+        }
+        first = false;
+        metrics += tx.quote(m);
+      }
+      metrics += "]::text[]";
+      const auto& r = *g.latest;
+      if (!first_gpu) {
+        sql += ',';
+      }
+      first_gpu = false;
+      sql += fmt::format("({},{},{},{},{},{}::timestamptz,{}::timestamptz,{})",
+                         tx.quote(uuid),
+                         tx.quote(r.hostname),
+                         r.gpu_id,
+                         tx.quote(r.device),
+                         tx.quote(r.model_name),
+                         tx.quote(telemetry::FormatRfc3339(g.first)),
+                         tx.quote(telemetry::FormatRfc3339(g.last)),
+                         metrics);
+    }
+    sql += kGpuUpsertTail;
+    tx.exec(sql);
   }
   tx.commit();
   return result;

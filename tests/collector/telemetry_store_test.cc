@@ -86,6 +86,31 @@ TEST_F(TelemetryStoreTest, NullValueAndSpecialCharactersRoundTrip) {
       1);
 }
 
+// Rows travel as PostgreSQL array literals: the characters that mean something inside
+// one ({ } , " \ and the word NULL) must come back as the text that was sent.
+TEST_F(TelemetryStoreTest, ArraySyntaxCharactersAndTheWordNullStayText) {
+  auto rec = MakeRecord("GPU-{a,b}", "NULL", "2025-07-18T20:42:34Z");
+  rec.device = "\\\"}";
+  rec.pod = "NULL";
+  rec.container = "{,}";
+  rec.namespace_ = "ns \"x\" \\ y";
+  rec.labels_raw = R"(job="a,b",note="{x}")";
+  auto plain = MakeRecord("GPU-plain", "M", "2025-07-18T20:42:35Z");
+  ASSERT_OK_AND_ASSIGN(auto res, store_->Write({{Uuid::NewV7(), rec}, {Uuid::NewV7(), plain}}));
+  EXPECT_EQ(res.inserted, 2u);
+  EXPECT_EQ(Count(conninfo(),
+                  "SELECT count(*) FROM telemetry WHERE gpu_uuid = 'GPU-{a,b}' AND "
+                  "metric_name = 'NULL' AND pod = 'NULL' AND container = '{,}' AND "
+                  "device = E'\\\\\"}' AND namespace = E'ns \"x\" \\\\ y' AND "
+                  "labels_raw = 'job=\"a,b\",note=\"{x}\"' AND "
+                  "labels->>'job' = 'a,b' AND labels->>'note' = '{x}'"),
+            1);
+  EXPECT_EQ(Count(conninfo(),
+                  "SELECT count(*) FROM telemetry WHERE gpu_uuid = 'GPU-plain' AND "
+                  "container IS NULL AND pod IS NULL AND namespace IS NULL"),
+            1);
+}
+
 TEST_F(TelemetryStoreTest, GpusTableIsKeptCurrent) {
   ASSERT_OK(
       store_
