@@ -319,6 +319,7 @@ TEST_F(WriterTest, DrainRefusesPublishesAndTurnsUnready) {
   auto r = Post(body.dump());
   EXPECT_EQ(r.status, 503);
   EXPECT_TRUE(r.Header("Retry-After").has_value());
+  EXPECT_EQ(r.Header("Connection").value_or(""), "close");
   auto ready = client_->Get("/readyz");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503);

@@ -32,6 +32,9 @@ Response ProblemFor(const Status& s,
     case StatusCode::kUnavailable: {
       Response r = Problem(503, "Service Unavailable", s.message());
       r.headers.emplace("Retry-After", std::to_string(retry_after.count()));
+      // A draining writer closes the connection, so a client behind a load-balanced
+      // Service reconnects (to a ready writer) instead of retrying on this one.
+      r.close = true;
       return r;
     }
     default:
