@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 min_time=${BENCH_MIN_TIME:-0.5}
 echo "==> wal append vs raw RocksDB"
 build/bin/wal_append_benchmark --benchmark_min_time="$min_time"
+echo "==> broker load (publish, lease+ack) vs wal append ceiling and synced RocksDB Puts"
+build/bin/broker_load --seconds "${BROKER_LOAD_SECONDS:-10}" --rounds "${BROKER_LOAD_ROUNDS:-3}"
 echo "==> pipeline (CSV -> broker -> collectors -> PostgreSQL) vs raw COPY"
 bench/pipeline/pipeline_bench.sh --rows "${PIPELINE_ROWS:-50000}"
 echo "==> apigw telemetry query latency at 1M and 10M rows"

@@ -1,0 +1,197 @@
+#include "baselines.h"
+
+#include <condition_variable>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+#include "broker/writer.h"
+#include "wal/store.h"
+
+namespace tp::bench {
+namespace {
+
+constexpr std::string_view kTopic = "telemetry";
+
+// Waits for the AppendAsync calls of one split batch.
+class AppendJoin {
+ public:
+  explicit AppendJoin(int parts) : remaining_(parts) {}
+
+  void Done(const Result<wal::AppendResult>& result) {
+    std::lock_guard lock(mu_);
+    if (!result.ok() && error_.ok())
+      error_ = result.status();
+    if (--remaining_ == 0)
+      cv_.notify_all();
+  }
+
+  Status Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return remaining_ == 0; });
+    return error_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int remaining_;  // REQUIRES: mu_ held
+  Status error_;   // REQUIRES: mu_ held
+};
+
+// One batch through the wal, as configured. Returns the batch's outcome.
+Status AppendBatch(wal::Store& store,
+                   const WalLoad& load,
+                   uint32_t own_partition,
+                   std::vector<wal::RecordInput>& records) {
+  for (auto& r : records)
+    r.msg_uuid = Uuid::NewV7();
+  if (!load.split_by_partition) {
+    return store.Append({std::string(kTopic), wal::PartitionId(own_partition)}, records)
+        .status();
+  }
+  std::map<uint32_t, std::vector<wal::RecordInput>> shares;
+  for (const auto& r : records)
+    shares[broker::PartitionForKey(r.key, load.partitions)].push_back(r);
+  auto join = std::make_shared<AppendJoin>(static_cast<int>(shares.size()));
+  for (const auto& [partition, share] : shares) {
+    store.AppendAsync({std::string(kTopic), wal::PartitionId(partition)},
+                      share,
+                      [join](Result<wal::AppendResult> r) { join->Done(r); });
+  }
+  return join->Wait();
+}
+
+}  // namespace
+
+Result<PhaseResult> RunWalAppend(const WalLoad& load,
+                                 const MessageBodies& bodies,
+                                 const Budget& budget,
+                                 const std::filesystem::path& dir) {
+  wal::Options options;
+  options.sync = load.sync ? wal::SyncPolicy::kAlways : wal::SyncPolicy::kNone;
+  TP_ASSIGN_OR_RETURN(auto store, wal::Store::Open(options, dir));
+
+  struct Worker {
+    std::vector<double> ms;
+    uint64_t messages = 0;
+    uint64_t errors = 0;
+    Status error;
+  };
+  std::vector<Worker> workers(static_cast<std::size_t>(load.threads));
+  std::latch warmed(load.threads);
+  std::latch go(1);
+  std::unique_ptr<Quota> quota;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < load.threads; ++t) {
+    threads.emplace_back([&, t] {
+      Worker& w = workers[static_cast<std::size_t>(t)];
+      // Each thread walks the rows from its own starting point, like a publisher.
+      std::size_t next_row = static_cast<std::size_t>(t) * bodies.size() /
+                             static_cast<std::size_t>(load.threads);
+      std::vector<wal::RecordInput> records(load.batch);
+      auto fill = [&] {
+        for (auto& r : records) {
+          const auto& row = bodies.row(next_row++);
+          r.key = row.key;
+          r.payload = row.json;
+        }
+      };
+      const auto own = static_cast<uint32_t>(t) % load.partitions;
+      fill();
+      w.error = AppendBatch(*store, load, own, records);  // warm-up, not counted
+      warmed.count_down();
+      go.wait();
+      while (w.error.ok() && quota->Claim(load.batch)) {
+        fill();
+        const auto t0 = Clock::now();
+        Status s = AppendBatch(*store, load, own, records);
+        if (!s.ok()) {
+          w.errors += load.batch;
+          w.error = s;
+          break;
+        }
+        w.ms.push_back(Millis(Clock::now() - t0));
+        w.messages += load.batch;
+      }
+    });
+  }
+  warmed.wait();
+  const double cpu0 = SelfCpuSeconds();
+  const auto start = Clock::now();
+  quota = std::make_unique<Quota>(budget.count, start + budget.duration);
+  go.count_down();
+  for (auto& t : threads)
+    t.join();
+  PhaseResult r;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.loadgen_cpu_seconds = SelfCpuSeconds() - cpu0;
+  std::vector<double> all;
+  for (const Worker& w : workers) {
+    if (!w.error.ok())
+      return w.error.WithContext("wal append");
+    r.messages += w.messages;
+    r.errors += w.errors;
+    r.requests += w.ms.size();
+    all.insert(all.end(), w.ms.begin(), w.ms.end());
+  }
+  r.latency = Summarize(std::move(all));
+  return r;
+}
+
+Result<PhaseResult> RunRocksDbPuts(const MessageBodies& bodies,
+                                   const Budget& budget,
+                                   const std::filesystem::path& dir,
+                                   bool sync) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 64 << 20;  // as the log's records column family
+  options.max_background_jobs = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), &raw);
+  if (!s.ok())
+    return Status::IOError("rocksdb open " + dir.string() + ": " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  // The log's key shape: prefix byte, partition, big-endian offset.
+  std::string key(17, '\0');
+  key[0] = 'r';
+  uint64_t offset = 0;
+  auto put = [&](std::size_t row) {
+    for (int b = 0; b < 8; ++b)
+      key[9 + b] = static_cast<char>(offset >> (56 - 8 * b));
+    ++offset;
+    const std::string& value = bodies.row(row).json;
+    return db->Put(write_options, key, rocksdb::Slice(value.data(), value.size()));
+  };
+  s = put(0);  // warm-up
+  if (!s.ok())
+    return Status::IOError("rocksdb put: " + s.ToString());
+
+  const double cpu0 = SelfCpuSeconds();
+  const auto start = Clock::now();
+  Quota quota(budget.count, start + budget.duration);
+  std::vector<double> ms;
+  PhaseResult r;
+  for (std::size_t row = 1; quota.Claim(1); ++row) {
+    const auto t0 = Clock::now();
+    s = put(row);
+    if (!s.ok())
+      return Status::IOError("rocksdb put: " + s.ToString());
+    ms.push_back(Millis(Clock::now() - t0));
+    ++r.messages;
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.loadgen_cpu_seconds = SelfCpuSeconds() - cpu0;
+  r.requests = r.messages;
+  r.latency = Summarize(std::move(ms));
+  return r;
+}
+
+}  // namespace tp::bench
