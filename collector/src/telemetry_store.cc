@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -73,42 +74,77 @@ void AppendArrayElement(std::string* array, std::string_view text) {
   array->push_back('"');
 }
 
-// Columns of the telemetry insert, each as one array literal, so a whole chunk of rows is
-// one parameterised statement: PostgreSQL parses 14 arrays instead of planning a VALUES
-// list of thousands of expressions, which is several times cheaper per row.
-struct TelemetryColumns {
-  static constexpr int kCount = 14;
-  std::array<std::string, kCount> arrays;
+constexpr std::size_t kTelemetryColumnCount = 14;
+constexpr std::array<const char*, kTelemetryColumnCount> kTelemetryColumns = {
+    "msg_uuid", "ts",          "gpu_uuid", "gpu_index", "device", "model_name", "hostname",
+    "container", "pod",        "namespace", "metric_name", "value", "labels", "labels_raw"};
+
+// One row's fields as text, in kTelemetryColumns order; nullopt is SQL NULL.
+using RowFields = std::array<std::optional<std::string>, kTelemetryColumnCount>;
+
+RowFields Fields(const StoreRow& row) {
+  const auto& r = row.record;
+  auto nullable = [](const std::string& v) {
+    return v.empty() ? std::nullopt : std::optional<std::string>(v);
+  };
+  return {row.msg_uuid.ToString(),
+          telemetry::FormatRfc3339(r.timestamp),
+          r.uuid,
+          std::to_string(r.gpu_id),
+          r.device,
+          r.model_name,
+          r.hostname,
+          nullable(r.container),
+          nullable(r.pod),
+          nullable(r.namespace_),
+          r.metric_name,
+          r.value ? std::optional<std::string>(fmt::format("{:.17g}", *r.value))
+                  : std::nullopt,
+          LabelsJson(r.labels_raw),
+          r.labels_raw};
+}
+
+// Fast path: COPY the rows straight into telemetry inside a savepoint, as fast as a bulk
+// load. A message stored before (a redelivery, or twice in one batch) makes COPY fail on
+// the msg_uuid key; the savepoint is rolled back and false returned, and the caller
+// stores the rows with InsertIgnoringDuplicates instead.
+bool CopyRows(pqxx::work& tx, const std::vector<StoreRow>& rows) {
+  try {
+    pqxx::subtransaction savepoint(tx, "copy_rows");
+    {
+      pqxx::stream_to copy(savepoint, "telemetry", kTelemetryColumns);
+      for (const StoreRow& row : rows) {
+        const RowFields fields = Fields(row);
+        std::array<const char*, kTelemetryColumnCount> line{};
+        for (std::size_t c = 0; c < kTelemetryColumnCount; ++c) {
+          line[c] = fields[c] ? fields[c]->c_str() : nullptr;
+        }
+        copy << line;
+      }
+      copy.complete();
+    }
+    savepoint.commit();
+    return true;
+  } catch (const pqxx::unique_violation&) {
+    return false;
+  }
+}
+
+// Columns of the insert, each as one array literal, so a whole chunk of rows is one
+// parameterised statement: PostgreSQL parses 14 arrays instead of planning a VALUES list
+// of thousands of expressions.
+struct TelemetryArrays {
+  std::array<std::string, kTelemetryColumnCount> arrays;
 
   void Add(const StoreRow& row) {
-    const auto& r = row.record;
-    int c = 0;
-    auto text = [&](std::string_view v) { AppendArrayElement(&arrays[c++], v); };
-    auto nullable = [&](const std::string& v) {
-      if (v.empty()) {
-        AppendArrayNull(&arrays[c++]);
+    const RowFields fields = Fields(row);
+    for (std::size_t c = 0; c < kTelemetryColumnCount; ++c) {
+      if (fields[c]) {
+        AppendArrayElement(&arrays[c], *fields[c]);
       } else {
-        text(v);
+        AppendArrayNull(&arrays[c]);
       }
-    };
-    text(row.msg_uuid.ToString());
-    text(telemetry::FormatRfc3339(r.timestamp));
-    text(r.uuid);
-    text(std::to_string(r.gpu_id));
-    text(r.device);
-    text(r.model_name);
-    text(r.hostname);
-    nullable(r.container);
-    nullable(r.pod);
-    nullable(r.namespace_);
-    text(r.metric_name);
-    if (r.value) {
-      text(fmt::format("{:.17g}", *r.value));
-    } else {
-      AppendArrayNull(&arrays[c++]);
     }
-    text(LabelsJson(r.labels_raw));
-    text(r.labels_raw);
   }
   void Close() {
     for (auto& a : arrays) {
@@ -125,13 +161,12 @@ constexpr const char* kTelemetryInsert =
     "$12::float8[], $13::jsonb[], $14::text[]) "
     "ON CONFLICT (msg_uuid) DO NOTHING";
 
-WriteResult WriteInTransaction(pqxx::connection& conn,
-                               const std::vector<StoreRow>& rows) {
-  pqxx::work tx(conn, "collector_write");
-  WriteResult result;
+// Returns how many rows were new.
+std::uint64_t InsertIgnoringDuplicates(pqxx::work& tx, const std::vector<StoreRow>& rows) {
+  std::uint64_t inserted = 0;
   for (std::size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
     const std::size_t end = std::min(rows.size(), begin + kRowsPerStatement);
-    TelemetryColumns columns;
+    TelemetryArrays columns;
     for (std::size_t i = begin; i < end; ++i) {
       columns.Add(rows[i]);
     }
@@ -140,8 +175,16 @@ WriteResult WriteInTransaction(pqxx::connection& conn,
     const pqxx::result res = tx.exec_params(
         kTelemetryInsert, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
         a[10], a[11], a[12], a[13]);
-    result.inserted += static_cast<std::uint64_t>(res.affected_rows());
+    inserted += static_cast<std::uint64_t>(res.affected_rows());
   }
+  return inserted;
+}
+
+WriteResult WriteInTransaction(pqxx::connection& conn,
+                               const std::vector<StoreRow>& rows) {
+  pqxx::work tx(conn, "collector_write");
+  WriteResult result;
+  result.inserted = CopyRows(tx, rows) ? rows.size() : InsertIgnoringDuplicates(tx, rows);
   result.duplicates = rows.size() - result.inserted;
 
   std::map<std::string, GpuAggregate> gpus;  // ordered by gpu_uuid: lock order
