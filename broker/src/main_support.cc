@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <netdb.h>
@@ -51,6 +52,11 @@ Result<ReaderOptions> ReaderOptionsFromFlags(const BrokerFlags& flags) {
   options.max_attempts = flags.max_attempts;
   options.buffer_bytes = flags.buffer_bytes;
   options.drain_timeout = std::chrono::seconds(flags.drain_timeout_seconds);
+  options.membership_interval = std::chrono::milliseconds(flags.membership_refresh_ms);
+  options.writers_refresh = std::chrono::milliseconds(flags.writers_refresh_ms);
+  // A writer that left DNS is draining (or gone): read it for as long as a writer's
+  // drain may wait for readers, so its drain can finish.
+  options.removed_writer_grace = std::chrono::seconds(flags.drain_timeout_seconds);
   TP_RETURN_IF_ERROR(options.Validate());
   return options;
 }
@@ -69,24 +75,30 @@ std::vector<std::string> SplitComma(const std::string& text) {
   return out;
 }
 
-// --writers: "http://a:8081,http://b:8081" or "dns:NAME:PORT" (every address of NAME,
-// resolved once at start-up).
+bool IsDnsWriters(const BrokerFlags& flags) {
+  return flags.writers.rfind("dns:", 0) == 0;
+}
+
+// --writers dns:NAME:PORT: every address of NAME, resolved at start and again every
+// --writers-refresh-ms (the Reader adds and drops writers as the answer changes).
+Result<WriterDiscovery> WriterDiscoveryFromFlags(const BrokerFlags& flags) {
+  TP_ASSIGN_OR_RETURN(DnsWriters dns, ParseDnsWriters(flags.writers));
+  WriterDiscovery discovery;
+  discovery.description = "dns " + dns.name + ":" + std::to_string(dns.port);
+  discovery.resolve = [dns] {
+    return ResolveWriterUrls(dns);
+  };
+  discovery.open = [](const std::string& url) -> Result<std::shared_ptr<LogSource>> {
+    TP_ASSIGN_OR_RETURN(auto source, MakeHttpLogSource(url));
+    return std::shared_ptr<LogSource>(std::move(source));
+  };
+  return discovery;
+}
+
+// --writers http://a:8081,http://b:8081: a fixed list.
 Result<std::vector<std::shared_ptr<LogSource>>> WritersFromFlags(
     const BrokerFlags& flags) {
-  std::vector<std::string> urls;
-  if (flags.writers.rfind("dns:", 0) == 0) {
-    const std::string rest = flags.writers.substr(4);
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
-      return Status::InvalidArgument("--writers dns: form is dns:NAME:PORT, got '" +
-                                     flags.writers + "'");
-    }
-    TP_ASSIGN_OR_RETURN(auto addresses, ResolveAll(rest.substr(0, colon)));
-    for (const auto& a : addresses)
-      urls.push_back("http://" + a + ":" + rest.substr(colon + 1));
-  } else {
-    urls = SplitComma(flags.writers);
-  }
+  const std::vector<std::string> urls = SplitComma(flags.writers);
   if (urls.empty())
     return Status::InvalidArgument("--writers: at least one writer is needed");
   std::vector<std::shared_ptr<LogSource>> sources;
@@ -172,6 +184,10 @@ void AddReaderFlags(CLI::App& app, BrokerFlags* f, bool standalone) {
   if (!standalone) {
     app.add_option(
         "--writers", f->writers, "Writer URLs (comma-separated) or dns:NAME:PORT");
+    app.add_option("--writers-refresh-ms",
+                   f->writers_refresh_ms,
+                   "How often --writers dns:NAME:PORT is resolved again")
+        ->check(CLI::Range(1u, 3600000u));
     app.add_option("--ordinal", f->ordinal, "This reader's ordinal (static membership)");
     app.add_option("--replicas", f->replicas, "Number of readers (static membership)");
     app.add_option("--membership-file",
@@ -180,6 +196,10 @@ void AddReaderFlags(CLI::App& app, BrokerFlags* f, bool standalone) {
     app.add_option("--membership-dns",
                    f->membership_dns,
                    "Headless Service name whose records count the readers");
+    app.add_option("--membership-refresh-ms",
+                   f->membership_refresh_ms,
+                   "How often the membership file or DNS is read again")
+        ->check(CLI::Range(1u, 3600000u));
   }
   app.add_option("--max-attempts",
                  f->max_attempts,
@@ -225,22 +245,36 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   std::shared_ptr<Reader> reader;
   if (has_reader) {
     std::vector<std::shared_ptr<LogSource>> writers;
+    std::optional<WriterDiscovery> discovery;
     std::unique_ptr<Membership> membership;
     if (mode == Mode::kStandalone) {
       writers.push_back(service->MakeLocalSource());
       membership = StaticMembership(Assignment{0, 1});
     } else {
-      auto w = WritersFromFlags(flags);
-      if (!w.ok())
-        return Fail(w.status(), 2);
-      writers = std::move(w).value();
+      if (IsDnsWriters(flags)) {
+        auto d = WriterDiscoveryFromFlags(flags);
+        if (!d.ok())
+          return Fail(d.status(), 2);
+        discovery = std::move(d).value();
+      } else {
+        auto w = WritersFromFlags(flags);
+        if (!w.ok())
+          return Fail(w.status(), 2);
+        writers = std::move(w).value();
+      }
       auto m = MembershipFromFlags(flags);
       if (!m.ok())
         return Fail(m.status(), 2);
       membership = std::move(m).value();
     }
-    auto created = Reader::Create(
-        *reader_options, std::move(writers), std::move(membership), &registry);
+    auto created =
+        discovery
+            ? Reader::Create(*reader_options,
+                             std::move(*discovery),
+                             std::move(membership),
+                             &registry)
+            : Reader::Create(
+                  *reader_options, std::move(writers), std::move(membership), &registry);
     if (!created.ok())
       return Fail(created.status(), 2);
     reader = std::move(created).value();

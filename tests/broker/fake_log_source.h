@@ -131,6 +131,11 @@ class FakeLogSource : public LogSource {
     auto it = requested_.find(partition);
     return it == requested_.end() ? 0 : it->second;
   }
+  // Fetch calls answered so far.
+  uint64_t Fetches() {
+    std::lock_guard lock(mu_);
+    return fetches_;
+  }
   std::vector<DeadLetter> DeadLetters() {
     std::lock_guard lock(mu_);
     return dead_;

@@ -91,5 +91,49 @@ TEST(MembershipTest, DnsCountsRecordsAndKeepsLastGood) {
   EXPECT_EQ(*m->Current(), (Assignment{1, 3}));
 }
 
+TEST(MembershipTest, ParseDnsWriters) {
+  auto w = ParseDnsWriters("dns:broker-writer.ns.svc:8081");
+  ASSERT_OK(w.status());
+  EXPECT_EQ(w->name, "broker-writer.ns.svc");
+  EXPECT_EQ(w->port, 8081);
+  for (const char* bad : {"broker-writer:8081",
+                          "dns:broker-writer",
+                          "dns::8081",
+                          "dns:broker-writer:",
+                          "dns:broker-writer:0",
+                          "dns:broker-writer:65536",
+                          "dns:broker-writer:80x"}) {
+    EXPECT_EQ(ParseDnsWriters(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(MembershipTest, ResolveWriterUrlsBracketsIpv6AndSorts) {
+  std::vector<std::string> records = {"10.0.0.2", "fd00::1", "10.0.0.1", "10.0.0.2"};
+  Status failure = Status::Ok();
+  Resolver resolver = [&](const std::string& name) -> Result<std::vector<std::string>> {
+    EXPECT_EQ(name, "w.ns.svc");
+    if (!failure.ok()) {
+      return failure;
+    }
+    return records;
+  };
+  auto urls = ResolveWriterUrls({"w.ns.svc", 8081}, resolver);
+  ASSERT_OK(urls.status());
+  EXPECT_EQ(
+      *urls,
+      (std::vector<std::string>{
+          "http://10.0.0.1:8081", "http://10.0.0.2:8081", "http://[fd00::1]:8081"}));
+  records.clear();
+  EXPECT_EQ(ResolveWriterUrls({"w.ns.svc", 8081}, resolver).status().code(),
+            StatusCode::kUnavailable);
+  failure = Status::Unavailable("no such host");
+  EXPECT_EQ(ResolveWriterUrls({"w.ns.svc", 8081}, resolver).status().code(),
+            StatusCode::kUnavailable);
+  // The system resolver answers for the loopback name without a network.
+  auto local = ResolveWriterUrls({"localhost", 8081});
+  ASSERT_OK(local.status());
+  EXPECT_FALSE(local->empty());
+}
+
 }  // namespace
 }  // namespace tp::broker

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -49,19 +51,24 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 class ReaderTest : public ::testing::Test {
  protected:
-  void Start(uint32_t partitions = 4,
-             std::unique_ptr<Membership> membership = nullptr,
-             uint32_t max_attempts = 5) {
-    source_ = std::make_shared<FakeLogSource>(partitions);
+  static ReaderOptions TestOptions() {
     ReaderOptions o;
-    o.max_attempts = max_attempts;
     o.fetch_wait = 50ms;
     o.commit_interval = 20ms;
     o.expiry_scan_interval = 20ms;
     o.membership_interval = 30ms;
+    o.writers_refresh = 30ms;
     o.retry_backoff = 20ms;
     o.drain_timeout = 3s;
     o.max_groups = 3;
+    return o;
+  }
+  void Start(uint32_t partitions = 4,
+             std::unique_ptr<Membership> membership = nullptr,
+             uint32_t max_attempts = 5) {
+    source_ = std::make_shared<FakeLogSource>(partitions);
+    ReaderOptions o = TestOptions();
+    o.max_attempts = max_attempts;
     if (membership == nullptr) {
       membership = StaticMembership({0, 1});
     }
@@ -70,6 +77,51 @@ class ReaderTest : public ::testing::Test {
     reader_ = std::shared_ptr<Reader>(std::move(r).value());
     ASSERT_OK(InstallReaderRoutes(router_, reader_));
     ASSERT_OK(reader_->Start());
+  }
+  // Writers "a" and "b" (two partitions each) behind a WriterDiscovery that answers
+  // what SetResolved() set last; its thread re-resolves every 30 ms.
+  void StartWithDiscovery(Result<std::vector<std::string>> resolved,
+                          std::chrono::milliseconds grace = 0ms) {
+    for (const char* id : {"a", "b"}) {
+      writers_[id] = std::make_shared<FakeLogSource>(2, id);
+    }
+    SetResolved(std::move(resolved));
+    ReaderOptions o = TestOptions();
+    o.removed_writer_grace = grace;
+    WriterDiscovery discovery;
+    discovery.description = "test";
+    discovery.resolve = [this] {
+      std::lock_guard lock(resolve_mu_);
+      return resolved_;
+    };
+    // writers_ is complete before Start(): read-only from here on.
+    discovery.open = [this](const std::string& id) -> Result<std::shared_ptr<LogSource>> {
+      auto it = writers_.find(id);
+      if (it == writers_.end()) {
+        return Status::NotFound("no writer " + id);
+      }
+      return std::shared_ptr<LogSource>(it->second);
+    };
+    auto r =
+        Reader::Create(o, std::move(discovery), StaticMembership({0, 1}), &registry_);
+    ASSERT_OK(r.status());
+    reader_ = std::shared_ptr<Reader>(std::move(r).value());
+    ASSERT_OK(InstallReaderRoutes(router_, reader_));
+    ASSERT_OK(reader_->Start());
+  }
+  void SetResolved(Result<std::vector<std::string>> resolved) {
+    std::lock_guard lock(resolve_mu_);
+    resolved_ = std::move(resolved);
+  }
+  // The value of an unlabelled metric, -1 when absent.
+  double Metric(const std::string& name) {
+    const std::string text = registry_.Render();
+    const std::string prefix = "\n" + name + " ";
+    auto at = text.find(prefix);
+    if (at == std::string::npos) {
+      return -1;
+    }
+    return std::stod(text.substr(at + prefix.size()));
   }
   void TearDown() override {
     if (reader_) {
@@ -145,6 +197,9 @@ class ReaderTest : public ::testing::Test {
   metrics::Registry registry_;
   http::Router router_;
   std::shared_ptr<FakeLogSource> source_;
+  std::map<std::string, std::shared_ptr<FakeLogSource>> writers_;
+  std::mutex resolve_mu_;
+  Result<std::vector<std::string>> resolved_ = std::vector<std::string>{};  // resolve_mu_
   std::shared_ptr<Reader> reader_;
 };
 
@@ -505,6 +560,146 @@ TEST_F(ReaderTest, MetricsCountLeasesAndAcks) {
       std::string::npos)
       << text;
   EXPECT_NE(text.find("broker_reader_buffer_utilization_ratio"), std::string::npos);
+}
+
+TEST_F(ReaderTest, WriterThatJoinsIsReplayed) {
+  StartWithDiscovery(std::vector<std::string>{"a"});
+  EXPECT_TRUE(WaitFor([&] { return reader_->Readiness().ok(); }));
+  writers_["a"]->Append(0, R"({"w":"a"})");
+  writers_["b"]->Append(1, R"({"w":"b"})");
+  std::vector<std::string> leases;
+  auto first = LeaseN(1, {{"max", 10}}, &leases);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0]["payload"]["w"], "a");
+  EXPECT_TRUE(Lease({{"wait_ms", 200}}).body["messages"].empty()) << "b is not known yet";
+
+  SetResolved(std::vector<std::string>{"a", "b"});
+  reader_->RefreshWriters();
+  auto second = LeaseN(1, {{"max", 10}}, &leases);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0]["payload"]["w"], "b");
+  EXPECT_EQ(second[0]["partition"], 1);
+  EXPECT_EQ(second[0]["attempt"], 1);
+  for (const auto& l : leases) {
+    EXPECT_EQ(Ack(l).body["acked"], 1);
+  }
+  // Commits go to the writer each message came from.
+  EXPECT_TRUE(WaitFor([&] {
+    return writers_["a"]->CommittedOffset("collectors", 0) == 1 &&
+           writers_["b"]->CommittedOffset("collectors", 1) == 1;
+  }));
+  EXPECT_EQ(writers_["a"]->CommittedOffset("collectors", 1), -1);
+  EXPECT_EQ(writers_["b"]->CommittedOffset("collectors", 0), -1);
+  EXPECT_EQ(Metric("broker_reader_writers"), 2);
+}
+
+TEST_F(ReaderTest, WriterThatLeavesIsDroppedAndTheOthersKeepWorking) {
+  StartWithDiscovery(std::vector<std::string>{"a", "b"});
+  FakeLogSource& a = *writers_["a"];
+  FakeLogSource& b = *writers_["b"];
+  b.Append(0, R"({"w":"b","i":0})");
+  b.Append(0, R"({"w":"b","i":1})");
+  std::vector<std::string> held;
+  ASSERT_EQ(LeaseN(2, {{"max", 2}, {"lease_seconds", 30}}, &held).size(), 2u);
+
+  SetResolved(std::vector<std::string>{"a"});
+  reader_->RefreshWriters();
+  EXPECT_EQ(Metric("broker_reader_writers"), 1);
+  // A lease of its messages can still be acked; nothing is committed to a writer that
+  // left, so they come again if it returns.
+  ASSERT_EQ(held.size(), 1u);
+  Reply acked = Ack(held[0]);
+  EXPECT_EQ(acked.status, 200);
+  EXPECT_EQ(acked.body["acked"], 2);
+  // Its replay stops (the fetch in progress, up to 50 ms, may still end).
+  EXPECT_TRUE(WaitFor([&] {
+    const uint64_t before = b.Fetches();
+    std::this_thread::sleep_for(200ms);
+    return b.Fetches() == before;
+  }));
+  b.Append(0, R"({"w":"b","i":2})");
+  a.Append(1, R"({"w":"a"})");
+  std::vector<std::string> leases;
+  auto from_a = LeaseN(1, {{"max", 10}}, &leases);
+  ASSERT_EQ(from_a.size(), 1u);
+  EXPECT_EQ(from_a[0]["payload"]["w"], "a");
+  EXPECT_TRUE(Lease({{"wait_ms", 300}}).body["messages"].empty());
+  EXPECT_EQ(Ack(leases[0]).body["acked"], 1);
+  EXPECT_TRUE(WaitFor([&] { return a.CommittedOffset("collectors", 1) == 1; }));
+  EXPECT_EQ(b.CommittedOffset("collectors", 0), -1);
+  EXPECT_OK(reader_->Readiness());
+
+  // It comes back: read again from its committed offset (none), attempt 1 again.
+  SetResolved(std::vector<std::string>{"a", "b"});
+  reader_->RefreshWriters();
+  leases.clear();
+  auto again = LeaseN(3, {{"max", 10}}, &leases);
+  ASSERT_EQ(again.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(again[i]["payload"]["w"], "b");
+    EXPECT_EQ(again[i]["payload"]["i"], i);
+    EXPECT_EQ(again[i]["offset"], i);
+    EXPECT_EQ(again[i]["attempt"], 1);
+  }
+  for (const auto& l : leases) {
+    Ack(l);
+  }
+  EXPECT_TRUE(WaitFor([&] { return b.CommittedOffset("collectors", 0) == 3; }));
+}
+
+TEST_F(ReaderTest, LeavingWriterIsStillReadDuringTheGrace) {
+  StartWithDiscovery(std::vector<std::string>{"a", "b"}, 1500ms);
+  FakeLogSource& b = *writers_["b"];
+  ASSERT_TRUE(Lease({{"wait_ms", 0}}).body["messages"].empty());  // creates the group
+  SetResolved(std::vector<std::string>{"a"});
+  reader_->RefreshWriters();
+  // Draining on its way out: what it still has is delivered and committed.
+  b.Append(0, R"({"w":"b"})");
+  std::vector<std::string> leases;
+  ASSERT_EQ(LeaseN(1, {{"max", 10}}, &leases).size(), 1u);
+  EXPECT_EQ(Ack(leases[0]).body["acked"], 1);
+  EXPECT_TRUE(WaitFor([&] { return b.CommittedOffset("collectors", 0) == 1; }));
+  EXPECT_EQ(Metric("broker_reader_writers"), 2);
+  // After the grace the discovery thread drops it.
+  EXPECT_TRUE(WaitFor([&] { return Metric("broker_reader_writers") == 1; }));
+  b.Append(0, R"({"w":"b"})");
+  EXPECT_TRUE(Lease({{"wait_ms", 300}}).body["messages"].empty());
+}
+
+TEST_F(ReaderTest, FailedResolutionKeepsTheLastGoodSet) {
+  StartWithDiscovery(Status::Unavailable("no such host"));
+  ASSERT_TRUE(WaitFor([&] { return reader_->CurrentAssignment().has_value(); }));
+  Status ready = reader_->Readiness();
+  EXPECT_FALSE(ready.ok());
+  EXPECT_NE(ready.ToString().find("no writers"), std::string::npos) << ready.ToString();
+
+  SetResolved(std::vector<std::string>{"a"});
+  reader_->RefreshWriters();
+  EXPECT_OK(reader_->Readiness());
+  FakeLogSource& a = *writers_["a"];
+  a.Append(0, "{}");
+  ASSERT_EQ(LeaseN(1, {}).size(), 1u);
+
+  const double errors = Metric("broker_reader_writer_resolve_errors_total");
+  EXPECT_GE(errors, 1);
+  SetResolved(Status::Unavailable("no such host"));
+  reader_->RefreshWriters();
+  SetResolved(std::vector<std::string>{});  // an empty answer is no better
+  reader_->RefreshWriters();
+  EXPECT_GE(Metric("broker_reader_writer_resolve_errors_total"), errors + 2);
+  EXPECT_EQ(Metric("broker_reader_writers"), 1);
+  EXPECT_OK(reader_->Readiness());
+  a.Append(1, "{}");
+  ASSERT_EQ(LeaseN(1, {}).size(), 1u);
+}
+
+TEST_F(ReaderTest, DiscoveryNeedsResolveAndOpen) {
+  WriterDiscovery discovery;
+  discovery.resolve = [] {
+    return Result<std::vector<std::string>>({"a"});
+  };
+  auto r = Reader::Create(TestOptions(), discovery, StaticMembership({0, 1}));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -28,11 +28,13 @@ struct BrokerFlags {
   uint64_t retention_seconds = 0;
   uint64_t max_inflight_bytes = 64 << 20;
   // reader
-  std::string writers;  // URL[,URL...] or dns:NAME:PORT
+  std::string writers;                  // URL[,URL...] or dns:NAME:PORT
+  uint32_t writers_refresh_ms = 10000;  // dns: re-resolution period
   int ordinal = -1;
   int replicas = -1;
   std::string membership_file;
   std::string membership_dns;
+  uint32_t membership_refresh_ms = 5000;
   uint32_t max_attempts = 5;
   uint64_t buffer_bytes = 64 << 20;
 };

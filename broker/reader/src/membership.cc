@@ -223,6 +223,47 @@ Result<std::vector<std::string>> ResolveAll(const std::string& name) {
   return std::vector<std::string>(out.begin(), out.end());
 }
 
+Result<DnsWriters> ParseDnsWriters(std::string_view spec) {
+  auto bad = [&] {
+    return Status::InvalidArgument("--writers dns: form is dns:NAME:PORT, got '" +
+                                   std::string(spec) + "'");
+  };
+  if (spec.rfind("dns:", 0) != 0) {
+    return bad();
+  }
+  const std::string_view rest = spec.substr(4);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) {
+    return bad();
+  }
+  const std::string_view digits = rest.substr(colon + 1);
+  uint32_t port = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || port == 0 ||
+      port > 65535) {
+    return bad();
+  }
+  return DnsWriters{std::string(rest.substr(0, colon)), static_cast<uint16_t>(port)};
+}
+
+Result<std::vector<std::string>> ResolveWriterUrls(const DnsWriters& writers,
+                                                   const Resolver& resolver) {
+  auto addresses = resolver ? resolver(writers.name) : ResolveAll(writers.name);
+  if (!addresses.ok()) {
+    return addresses.status();
+  }
+  std::set<std::string> urls;
+  for (const std::string& a : *addresses) {
+    const bool v6 = a.find(':') != std::string::npos;
+    urls.insert("http://" + (v6 ? "[" + a + "]" : a) + ":" +
+                std::to_string(writers.port));
+  }
+  if (urls.empty()) {
+    return Status::Unavailable("resolve " + writers.name + ": no addresses");
+  }
+  return std::vector<std::string>(urls.begin(), urls.end());
+}
+
 std::unique_ptr<Membership> StaticMembership(Assignment assignment) {
   return std::make_unique<StaticMembershipImpl>(assignment);
 }

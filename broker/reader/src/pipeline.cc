@@ -68,14 +68,18 @@ Pipeline::Pipeline(Shared* shared,
                    std::string topic,
                    std::string group,
                    uint32_t index,
-                   PipelineMetrics metrics)
+                   PipelineMetrics metrics,
+                   const std::vector<WriterRef>& writers)
     : shared_(shared),
       strand_(net::make_strand(ioc)),
       topic_(std::move(topic)),
       group_(std::move(group)),
       index_(index),
-      metrics_(metrics),
-      partition_counts_(shared->writers.size()) {}
+      metrics_(metrics) {
+  for (const WriterRef& w : writers) {
+    AddWriter(w);
+  }
+}
 
 net::awaitable<LeaseOutcome> Pipeline::Lease(std::shared_ptr<Pipeline> self,
                                              LeaseParams params) {
@@ -230,7 +234,11 @@ SettleOutcome Pipeline::Ack(const SettleParams& params) {
   }
   LeaseEntry& lease = it->second;
   SettleSelected(lease, params, &out, [this](LeaseItem& item) {
-    PartState& ps = parts_[item.part];
+    auto pit = parts_.find(item.part);  // gone when its writer left
+    if (pit == parts_.end()) {
+      return;
+    }
+    PartState& ps = pit->second;
     auto mit = ps.msgs.find(item.offset);
     if (mit != ps.msgs.end() && mit->second.state == MsgState::kLeased) {
       Done(ps, mit);
@@ -393,21 +401,57 @@ void Pipeline::Scan() {
 
 void Pipeline::SetAssignment(std::optional<Assignment> assignment) {
   assignment_ = assignment;
-  for (std::size_t w = 0; w < partition_counts_.size(); ++w) {
+  for (std::size_t w = 0; w < writers_.size(); ++w) {
     Recompute(w);
   }
 }
 
-void Pipeline::SetPartitionCount(std::size_t writer, uint32_t count) {
-  partition_counts_[writer] = count;
+void Pipeline::AddWriter(WriterRef writer) {
+  if (writer.slot >= writers_.size()) {
+    writers_.resize(writer.slot + 1);
+  }
+  WriterState& ws = writers_[writer.slot];
+  ws.active = true;
+  ws.epoch = writer.epoch;
+  // Asked again: the writer may have come back with another configuration. Until the
+  // answer, its partitions keep the state RemoveWriter left (not owned).
+  ws.partition_count.reset();
+}
+
+void Pipeline::RemoveWriter(std::size_t writer) {
+  if (writer >= writers_.size()) {
+    return;
+  }
+  writers_[writer].active = false;
+  writers_[writer].partition_count.reset();
+  // Forget its partitions, leased messages included: an ack or expiry of such a lease
+  // then finds nothing, nothing more is committed to the writer, and when the address
+  // comes back (perhaps another writer process, with other offsets) it starts afresh
+  // from the group's committed offsets, never from offsets of the writer that left.
+  auto it = parts_.lower_bound({writer, 0});
+  while (it != parts_.end() && it->first.first == writer) {
+    for (const auto& [offset, m] : it->second.msgs) {
+      shared_->AddBytes(-static_cast<int64_t>(m.bytes));
+    }
+    ready_parts_.erase(it->first);
+    it = parts_.erase(it);
+  }
+}
+
+void Pipeline::SetPartitionCount(std::size_t writer, uint64_t epoch, uint32_t count) {
+  if (!WriterActive(writer) || writers_[writer].epoch != epoch) {
+    return;
+  }
+  writers_[writer].partition_count = count;
   Recompute(writer);
 }
 
 void Pipeline::Recompute(std::size_t writer) {
-  if (!partition_counts_[writer]) {
-    return;
+  const WriterState& ws = writers_[writer];
+  if (!ws.active || !ws.partition_count) {
+    return;  // nothing held (RemoveWriter), or decided once the count is known
   }
-  const uint32_t count = *partition_counts_[writer];
+  const uint32_t count = *ws.partition_count;
   PartitionRange range{0, 0};
   if (assignment_) {
     range = RangeFor(*assignment_, count);
@@ -451,13 +495,13 @@ void Pipeline::Recompute(std::size_t writer) {
   }
 }
 
-FetchPlan Pipeline::PlanFetch(std::size_t writer) {
+FetchPlan Pipeline::PlanFetch(std::size_t writer, uint64_t epoch) {
   FetchPlan plan;
-  plan.stop = stopping_;
-  if (stopping_ || draining_) {
+  plan.stop = stopping_ || !WriterActive(writer) || writers_[writer].epoch != epoch;
+  if (plan.stop || draining_) {
     return plan;
   }
-  if (!partition_counts_[writer]) {
+  if (!writers_[writer].partition_count) {
     plan.need_partition_count = true;
     return plan;
   }

@@ -37,9 +37,11 @@ using SystemClock = std::chrono::system_clock;
 using Strand = net::strand<net::io_context::executor_type>;
 
 // Reader-wide state shared by every pipeline: immutable after creation, or atomic.
+// The writer table is not here: it belongs to the Reader's control strand, and each
+// pipeline learns of writers joining and leaving by AddWriter/RemoveWriter on its own
+// strand.
 struct Shared {
   ReaderOptions options;
-  std::vector<std::shared_ptr<LogSource>> writers;
   std::atomic<uint64_t> buffered_bytes{0};
   metrics::Gauge* buffer_bytes_gauge = nullptr;
   metrics::Gauge* utilisation_gauge = nullptr;
@@ -96,6 +98,15 @@ struct SettleOutcome {
   SystemClock::time_point expires_at{};
 };
 
+// A writer as a pipeline is told of it: its slot in the Reader's writer table (a slot
+// never passes to another address, and RemoveWriter drops a writer's partition state, so
+// state under (slot, partition) never mixes two writers' offsets) and the epoch of its
+// current activation (replay threads of an earlier one stop).
+struct WriterRef {
+  std::size_t slot = 0;
+  uint64_t epoch = 0;
+};
+
 // What a replay thread should do next for one writer.
 struct FetchPlan {
   bool stop = false;
@@ -136,7 +147,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
            std::string topic,
            std::string group,
            uint32_t index,
-           PipelineMetrics metrics);
+           PipelineMetrics metrics,
+           const std::vector<WriterRef>& writers);
 
   const std::string& topic() const { return topic_; }
   const std::string& group() const { return group_; }
@@ -156,8 +168,19 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   SettleOutcome Extend(const SettleParams& params);
 
   void SetAssignment(std::optional<Assignment> assignment);
-  void SetPartitionCount(std::size_t writer, uint32_t count);
-  FetchPlan PlanFetch(std::size_t writer);
+  // A writer joined (or came back): its partitions in range are owned once its
+  // partition count is known, and start from the group's committed offsets.
+  void AddWriter(WriterRef writer);
+  // A writer left: all state of its partitions is dropped, leased messages included
+  // (a lease naming them can still be acked, to no effect), so nothing more is
+  // committed to it; its replay threads stop. Invariant: a writer that is not active
+  // has no partition state here.
+  void RemoveWriter(std::size_t writer);
+  // Ignored when `epoch` is not the writer's current activation.
+  void SetPartitionCount(std::size_t writer, uint64_t epoch, uint32_t count);
+  // stop = true once the pipeline stops or `epoch` is no longer the writer's current
+  // activation.
+  FetchPlan PlanFetch(std::size_t writer, uint64_t epoch);
   void OnInit(std::size_t writer,
               const std::map<uint32_t, uint64_t>& committed,
               const std::vector<std::pair<uint32_t, uint64_t>>& partitions);
@@ -196,6 +219,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
     uint64_t committed = 0;
     std::map<uint64_t, Msg> msgs;  // fetched, not done
     std::set<uint64_t> ready;
+  };
+  struct WriterState {
+    bool active = false;
+    uint64_t epoch = 0;
+    std::optional<uint32_t> partition_count;
   };
   struct LeaseItem {
     PartKey part;
@@ -237,6 +265,9 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   void Done(PartState& ps, std::map<uint64_t, Msg>::iterator it);
   void Drop(PartState& ps, std::map<uint64_t, Msg>::iterator it);
   void Recompute(std::size_t writer);
+  bool WriterActive(std::size_t writer) const {
+    return writer < writers_.size() && writers_[writer].active;
+  }
   void Wake();
   void UpdateGauges();
 
@@ -249,7 +280,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
   // ---- strand-owned state ----
   std::optional<Assignment> assignment_;
-  std::vector<std::optional<uint32_t>> partition_counts_;  // per writer
+  std::vector<WriterState> writers_;  // by slot
   std::map<PartKey, PartState> parts_;
   std::set<PartKey> ready_parts_;  // partitions with ready messages (round-robin)
   std::optional<PartKey> rr_cursor_;

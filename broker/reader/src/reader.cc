@@ -8,10 +8,18 @@
 //  - replay threads (one per pipeline and writer) and the commit thread call the
 //    blocking LogSource and talk to a pipeline by posting to its strand and waiting on a
 //    std::future; they are never io threads, so waiting there blocks no one.
+//  - The writer table (slot -> LogSource, active, epoch) belongs to the control strand.
+//    With a WriterDiscovery, the discovery thread resolves the set, keeps its own view
+//    (id -> LogSource, active, missing since) and applies changes on `control`, which
+//    tells every pipeline (AddWriter/RemoveWriter on its strand) and starts replay
+//    threads; a replay thread of a writer that left, or of an earlier activation, sees
+//    `stop` in its next plan and ends, and the discovery thread joins the ended ones.
 //  - The only mutexes: `threads_mu_` (the list of replay threads, touched when a group
-//    is created and at Stop), `commit_mu_` (serialises a commit pass of the commit thread
-//    with Drain's final one), `membership_mu_` (Membership::Current is single-threaded)
-//    and the stop signal's mutex. None is on the request path.
+//    or a writer is added, when ended threads are joined and at Stop), `commit_mu_`
+//    (serialises a commit pass of the commit thread with Drain's final one),
+//    `membership_mu_` (Membership::Current is single-threaded), `discovery_mu_`
+//    (RefreshWriters from a caller and from the discovery thread) and the stop signal's
+//    mutex. None is on the request path.
 #include "broker/reader.h"
 
 // GCC 12 reports a false -Wmismatched-new-delete on asio's awaitable frame allocator
@@ -23,6 +31,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -95,7 +104,8 @@ Status ReaderOptions::Validate() const {
   }
   if (fetch_wait.count() < 0 || commit_interval.count() < 1 ||
       expiry_scan_interval.count() < 1 || membership_interval.count() < 1 ||
-      retry_backoff.count() < 1 || drain_timeout.count() < 0) {
+      retry_backoff.count() < 1 || drain_timeout.count() < 0 ||
+      writers_refresh.count() < 1 || removed_writer_grace.count() < 0) {
     return bad("intervals: must be positive");
   }
   if (io_threads < 1) {
@@ -291,6 +301,7 @@ std::string LeaseBody(const LeaseOutcome& o) {
 struct Reader::Impl {
   internal::Shared shared;
   std::unique_ptr<Membership> membership;
+  std::optional<WriterDiscovery> discovery;  // nullopt: the fixed list of Create
   std::unique_ptr<metrics::Registry> own_registry;
   metrics::Registry* registry = nullptr;
   std::shared_ptr<spdlog::logger> log = Logger("broker.reader");
@@ -301,9 +312,17 @@ struct Reader::Impl {
   Strand control{net::make_strand(ioc)};
 
   // ---- owned by `control` ----
+  struct WriterSlot {
+    std::string id;
+    std::shared_ptr<LogSource> source;
+    bool active = false;
+    uint64_t epoch = 0;  // activations so far
+  };
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pipeline>> pipelines;
   std::vector<std::shared_ptr<Pipeline>> by_index;
   std::optional<Assignment> control_assignment;
+  std::vector<WriterSlot> writer_slots;  // slots are never reused
+  std::atomic<std::size_t> active_writers{0};
 
   std::atomic<bool> started{false};
   std::atomic<bool> draining{false};
@@ -317,8 +336,25 @@ struct Reader::Impl {
   std::thread membership_thread;
   std::thread commit_thread;
   std::mutex commit_mu;
+
+  // ---- owned by the discovery thread (and Start() before it runs) ----
+  struct KnownWriter {
+    std::shared_ptr<LogSource> source;
+    bool active = false;
+    std::optional<std::chrono::steady_clock::time_point> missing_since;
+  };
+  std::mutex discovery_mu;
+  std::map<std::string, KnownWriter> known_writers;  // GUARDED_BY discovery_mu
+  std::string last_resolve_error;                    // GUARDED_BY discovery_mu
+  std::thread discovery_thread;
+
+  struct ReplayThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
   std::mutex threads_mu;
-  std::vector<std::thread> replay_threads;  // GUARDED_BY threads_mu
+  std::vector<ReplayThread> replay_threads;  // GUARDED_BY threads_mu
+  bool threads_closed = false;               // GUARDED_BY threads_mu
 
   metrics::CounterFamily* leases_total = nullptr;
   metrics::CounterFamily* leased_total = nullptr;
@@ -330,6 +366,8 @@ struct Reader::Impl {
   metrics::Counter* commit_errors = nullptr;
   metrics::Counter* fetch_errors = nullptr;
   metrics::Counter* commits = nullptr;
+  metrics::Gauge* writers_gauge = nullptr;
+  metrics::Counter* resolve_errors = nullptr;
 
   void RegisterMetrics();
   std::shared_ptr<Pipeline> GetOrCreate(const std::string& topic,
@@ -345,13 +383,36 @@ struct Reader::Impl {
   };
   net::awaitable<Created> GetOrCreateOnControl(std::string topic, std::string group);
   net::awaitable<std::shared_ptr<Pipeline>> ByIndexOnControl(uint32_t index);
-  void ReplayLoop(std::shared_ptr<Pipeline> p, std::size_t writer);
+  // Replay threads of pipeline `p` for writer `slot` (control strand).
+  void SpawnReplay(const std::shared_ptr<Pipeline>& p, std::size_t slot);
+  // `source` is the thread's own reference (the writer may leave meanwhile).
+  void ReplayLoop(std::shared_ptr<Pipeline> p,
+                  internal::WriterRef writer,
+                  const std::shared_ptr<LogSource>& source);
+  void JoinEndedReplayThreads();
   void CommitLoop();
   void CommitPass();
   void MembershipLoop();
   void Refresh();
+  void DiscoveryLoop();
+  void RefreshWriters();
+  // Run on `control`: (re)activates the writer `id` / deactivates it.
+  void ActivateWriter(const std::string& id, std::shared_ptr<LogSource> source);
+  void DeactivateWriter(const std::string& id);
   std::vector<std::shared_ptr<Pipeline>> AllPipelines() {
     return RunOn(control, [this] { return by_index; });
+  }
+  // Pipelines and the LogSource of every writer slot, in one visit to `control`.
+  std::pair<std::vector<std::shared_ptr<Pipeline>>,
+            std::vector<std::shared_ptr<LogSource>>>
+  PipelinesAndSources() {
+    return RunOn(control, [this] {
+      std::vector<std::shared_ptr<LogSource>> sources;
+      for (const WriterSlot& w : writer_slots) {
+        sources.push_back(w.source);
+      }
+      return std::make_pair(by_index, std::move(sources));
+    });
   }
   net::awaitable<std::shared_ptr<Pipeline>> PipelineForLease(const std::string& lease_id);
 };
@@ -392,6 +453,10 @@ void Reader::Impl::RegisterMetrics() {
                                         "Failed offset commits and dead-letter appends");
   fetch_errors =
       &registry->AddCounter("broker_reader_fetch_errors_total", "Failed fetches");
+  writers_gauge =
+      &registry->AddGauge("broker_reader_writers", "Writers this reader replays from");
+  resolve_errors = &registry->AddCounter("broker_reader_writer_resolve_errors_total",
+                                         "Failed or empty resolutions of the writer set");
 }
 
 net::awaitable<Reader::Impl::Created> Reader::Impl::GetOrCreateOnControl(
@@ -429,8 +494,14 @@ std::shared_ptr<Pipeline> Reader::Impl::GetOrCreate(const std::string& topic,
   m.redelivered = &redelivered_total->WithLabels({topic, group});
   m.dead_lettered = &dead_lettered_total->WithLabels({topic, group});
   m.outstanding_leases = &outstanding->WithLabels({topic, group});
+  std::vector<internal::WriterRef> writers;
+  for (std::size_t w = 0; w < writer_slots.size(); ++w) {
+    if (writer_slots[w].active) {
+      writers.push_back({w, writer_slots[w].epoch});
+    }
+  }
   auto p = std::make_shared<Pipeline>(
-      &shared, ioc, topic, group, static_cast<uint32_t>(by_index.size()), m);
+      &shared, ioc, topic, group, static_cast<uint32_t>(by_index.size()), m, writers);
   pipelines[{topic, group}] = p;
   by_index.push_back(p);
   net::post(p->strand(), [p, a = control_assignment] { p->SetAssignment(a); });
@@ -438,16 +509,51 @@ std::shared_ptr<Pipeline> Reader::Impl::GetOrCreate(const std::string& topic,
   if (draining.load()) {
     net::post(p->strand(), [p] { p->StartDrain(); });
   }
-  std::lock_guard lock(threads_mu);
-  for (std::size_t w = 0; w < shared.writers.size(); ++w) {
-    replay_threads.emplace_back([this, p, w] { ReplayLoop(p, w); });
+  for (const internal::WriterRef& w : writers) {
+    SpawnReplay(p, w.slot);
   }
   SPDLOG_LOGGER_INFO(log, "created pipeline topic={} group={}", topic, group);
   return p;
 }
 
-void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p, std::size_t writer) {
-  LogSource& source = *shared.writers[writer];
+void Reader::Impl::SpawnReplay(const std::shared_ptr<Pipeline>& p, std::size_t slot) {
+  // Runs on `control`. The pipeline heard of this activation before (AddWriter posted
+  // to its strand, or its constructor), so the thread's first plan sees it.
+  const internal::WriterRef ref{slot, writer_slots[slot].epoch};
+  std::shared_ptr<LogSource> source = writer_slots[slot].source;
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::lock_guard lock(threads_mu);
+  if (threads_closed) {
+    return;  // Stop() has collected the threads already
+  }
+  replay_threads.push_back({std::thread([this, p, ref, source, done] {
+                              ReplayLoop(p, ref, source);
+                              done->store(true);
+                            }),
+                            done});
+}
+
+void Reader::Impl::JoinEndedReplayThreads() {
+  std::vector<ReplayThread> ended;
+  {
+    std::lock_guard lock(threads_mu);
+    auto mid = std::partition(replay_threads.begin(),
+                              replay_threads.end(),
+                              [](const ReplayThread& t) { return !t.done->load(); });
+    std::move(mid, replay_threads.end(), std::back_inserter(ended));
+    replay_threads.erase(mid, replay_threads.end());
+  }
+  for (ReplayThread& t : ended) {
+    t.thread.join();  // it has returned from ReplayLoop: this waits only for its exit
+  }
+}
+
+void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p,
+                              internal::WriterRef ref,
+                              const std::shared_ptr<LogSource>& source_ptr) {
+  LogSource& source = *source_ptr;
+  const std::size_t writer = ref.slot;
+  const uint64_t epoch = ref.epoch;
   const auto backoff = shared.options.retry_backoff;
   std::string last_error;
   auto fail = [&](const Status& s, const char* what) {
@@ -466,7 +572,8 @@ void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p, std::size_t writer) {
     return stop.SleepFor(backoff);
   };
   while (!stop.stopped()) {
-    FetchPlan plan = RunOn(p->strand(), [p, writer] { return p->PlanFetch(writer); });
+    FetchPlan plan =
+        RunOn(p->strand(), [p, writer, epoch] { return p->PlanFetch(writer, epoch); });
     if (plan.stop) {
       return;
     }
@@ -478,7 +585,8 @@ void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p, std::size_t writer) {
         }
         continue;
       }
-      RunOn(p->strand(), [p, writer, c = *count] { p->SetPartitionCount(writer, c); });
+      RunOn(p->strand(),
+            [p, writer, epoch, c = *count] { p->SetPartitionCount(writer, epoch, c); });
       continue;
     }
     if (!plan.need_init.empty()) {
@@ -567,12 +675,17 @@ void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p, std::size_t writer) {
 
 void Reader::Impl::CommitPass() {
   std::lock_guard lock(commit_mu);
-  for (const auto& p : AllPipelines()) {
+  auto [all_pipelines, sources] = PipelinesAndSources();
+  for (const auto& p : all_pipelines) {
     auto letters = RunOn(p->strand(), [p] { return p->TakeDeadLetters(); });
     if (!letters.empty()) {
       std::vector<bool> ok;
       for (const auto& w : letters) {
-        Status s = shared.writers[w.writer]->AppendDeadLetter(w.letter);
+        // A slot the pipeline knows of is in `sources` (the pipeline heard of it from
+        // `control` after the slot was made); the check only guards the invariant.
+        Status s = w.writer < sources.size() && sources[w.writer] != nullptr
+                       ? sources[w.writer]->AppendDeadLetter(w.letter)
+                       : Status::Unavailable("writer not known yet or left");
         if (!s.ok()) {
           commit_errors->Inc();
           SPDLOG_LOGGER_WARN(log,
@@ -589,14 +702,17 @@ void Reader::Impl::CommitPass() {
     }
     auto commits_by_writer = RunOn(p->strand(), [p] { return p->CollectCommits(); });
     for (const auto& [writer, offsets] : commits_by_writer) {
-      auto result = shared.writers[writer]->Commit(p->topic(), p->group(), offsets);
+      if (writer >= sources.size() || sources[writer] == nullptr) {
+        continue;  // not known yet (the next pass commits it) or left meanwhile
+      }
+      auto result = sources[writer]->Commit(p->topic(), p->group(), offsets);
       if (!result.ok()) {
         commit_errors->Inc();
         SPDLOG_LOGGER_WARN(log,
                            "commit topic={} group={} writer={} failed: {}",
                            p->topic(),
                            p->group(),
-                           shared.writers[writer]->id(),
+                           sources[writer]->id(),
                            result.status().ToString());
         continue;
       }
@@ -651,6 +767,131 @@ void Reader::Impl::MembershipLoop() {
   }
 }
 
+void Reader::Impl::ActivateWriter(const std::string& id,
+                                  std::shared_ptr<LogSource> source) {
+  // Runs on `control`.
+  std::size_t slot = 0;
+  while (slot < writer_slots.size() && writer_slots[slot].id != id) {
+    ++slot;
+  }
+  if (slot == writer_slots.size()) {
+    writer_slots.push_back({id, nullptr, false, 0});
+  }
+  WriterSlot& w = writer_slots[slot];
+  if (w.active) {
+    return;
+  }
+  w.source = std::move(source);
+  w.active = true;
+  ++w.epoch;
+  const internal::WriterRef ref{slot, w.epoch};
+  for (const auto& p : by_index) {
+    net::post(p->strand(), [p, ref] { p->AddWriter(ref); });
+    SpawnReplay(p, slot);
+  }
+  const std::size_t n = active_writers.fetch_add(1) + 1;
+  writers_gauge->Set(static_cast<double>(n));
+}
+
+void Reader::Impl::DeactivateWriter(const std::string& id) {
+  // Runs on `control`.
+  for (std::size_t slot = 0; slot < writer_slots.size(); ++slot) {
+    WriterSlot& w = writer_slots[slot];
+    if (w.id != id || !w.active) {
+      continue;
+    }
+    w.active = false;
+    w.source = nullptr;  // replay threads still running hold their own reference
+    for (const auto& p : by_index) {
+      net::post(p->strand(), [p, slot] { p->RemoveWriter(slot); });
+    }
+    const std::size_t n = active_writers.fetch_sub(1) - 1;
+    writers_gauge->Set(static_cast<double>(n));
+  }
+}
+
+void Reader::Impl::RefreshWriters() {
+  if (!discovery) {
+    return;
+  }
+  std::lock_guard lock(discovery_mu);
+  auto resolved = discovery->resolve();
+  if (resolved.ok() && resolved->empty()) {
+    resolved = Status::Unavailable("resolved no writers");
+  }
+  if (!resolved.ok()) {
+    resolve_errors->Inc();
+    std::string text = resolved.status().ToString();
+    if (text != last_resolve_error) {
+      SPDLOG_LOGGER_WARN(log,
+                         "writers ({}): {}; keeping the last good set of {}",
+                         discovery->description,
+                         text,
+                         active_writers.load());
+      last_resolve_error = text;
+    }
+    return;
+  }
+  last_resolve_error.clear();
+  const std::set<std::string> now(resolved->begin(), resolved->end());
+  const auto t = std::chrono::steady_clock::now();
+  for (const std::string& id : now) {
+    KnownWriter& k = known_writers[id];
+    if (k.missing_since) {
+      SPDLOG_LOGGER_INFO(log, "writer {} is back ({})", id, discovery->description);
+      k.missing_since.reset();
+    }
+    if (k.active) {
+      continue;
+    }
+    if (k.source == nullptr) {
+      auto opened = discovery->open(id);
+      if (!opened.ok() || *opened == nullptr) {
+        SPDLOG_LOGGER_WARN(log,
+                           "writer {}: {}",
+                           id,
+                           opened.ok() ? "no log source" : opened.status().ToString());
+        continue;  // tried again at the next refresh
+      }
+      k.source = std::move(opened).value();
+    }
+    RunOn(control, [this, &id, &k] { ActivateWriter(id, k.source); });
+    k.active = true;
+    SPDLOG_LOGGER_INFO(log, "writer {} added ({})", id, discovery->description);
+  }
+  for (auto& entry : known_writers) {
+    const std::string& id = entry.first;  // no structured binding: lambdas capture it
+    KnownWriter& k = entry.second;
+    if (!k.active || now.count(id) != 0) {
+      continue;
+    }
+    if (!k.missing_since) {
+      k.missing_since = t;
+      if (shared.options.removed_writer_grace.count() > 0) {
+        SPDLOG_LOGGER_INFO(log,
+                           "writer {} left ({}); replaying it for {} ms more",
+                           id,
+                           discovery->description,
+                           shared.options.removed_writer_grace.count());
+      }
+    }
+    if (t - *k.missing_since < shared.options.removed_writer_grace) {
+      continue;
+    }
+    RunOn(control, [this, &id] { DeactivateWriter(id); });
+    SPDLOG_LOGGER_INFO(log, "writer {} removed ({})", id, discovery->description);
+    k.active = false;  // erased below: an address that returns is opened afresh
+  }
+  std::erase_if(known_writers, [](const auto& entry) { return !entry.second.active; });
+}
+
+void Reader::Impl::DiscoveryLoop() {
+  while (stop.SleepFor(shared.options.writers_refresh)) {
+    RefreshWriters();
+    JoinEndedReplayThreads();
+  }
+}
+
 net::awaitable<std::shared_ptr<Pipeline>> Reader::Impl::PipelineForLease(
     const std::string& lease_id) {
   auto index = internal::PipelineIndexOf(lease_id);
@@ -691,7 +932,32 @@ Result<std::unique_ptr<Reader>> Reader::Create(
   }
   auto impl = std::make_unique<Impl>();
   impl->shared.options = std::move(options);
-  impl->shared.writers = std::move(writers);
+  impl->membership = std::move(membership);
+  impl->registry = registry;
+  impl->RegisterMetrics();
+  // Not started yet: no other thread sees the writer table.
+  for (auto& w : writers) {
+    impl->writer_slots.push_back({w->id(), std::move(w), true, 1});
+  }
+  impl->active_writers.store(impl->writer_slots.size());
+  impl->writers_gauge->Set(static_cast<double>(impl->writer_slots.size()));
+  return std::unique_ptr<Reader>(new Reader(std::move(impl)));
+}
+
+Result<std::unique_ptr<Reader>> Reader::Create(ReaderOptions options,
+                                               WriterDiscovery discovery,
+                                               std::unique_ptr<Membership> membership,
+                                               metrics::Registry* registry) {
+  TP_RETURN_IF_ERROR(options.Validate());
+  if (!discovery.resolve || !discovery.open) {
+    return Status::InvalidArgument("reader: writer discovery needs resolve and open");
+  }
+  if (membership == nullptr) {
+    return Status::InvalidArgument("reader: no membership source");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->shared.options = std::move(options);
+  impl->discovery = std::move(discovery);
   impl->membership = std::move(membership);
   impl->registry = registry;
   impl->RegisterMetrics();
@@ -709,12 +975,24 @@ Status Reader::Start() {
   }
   s.Refresh();
   s.membership_thread = std::thread([&s] { s.MembershipLoop(); });
+  if (s.discovery) {
+    s.RefreshWriters();
+    s.discovery_thread = std::thread([&s] { s.DiscoveryLoop(); });
+  }
   s.commit_thread = std::thread([&s] { s.CommitLoop(); });
   return Status::Ok();
 }
 
 void Reader::RefreshMembership() {
   impl_->Refresh();
+}
+
+void Reader::RefreshWriters() {
+  Impl& s = *impl_;
+  if (!s.started.load() || s.stopped.load()) {
+    return;  // the control strand may not run
+  }
+  s.RefreshWriters();
 }
 
 Status Reader::Drain() {
@@ -763,13 +1041,17 @@ void Reader::Stop() {
   if (s.commit_thread.joinable()) {
     s.commit_thread.join();
   }
-  std::vector<std::thread> replay;
+  if (s.discovery_thread.joinable()) {
+    s.discovery_thread.join();
+  }
+  std::vector<Impl::ReplayThread> replay;
   {
     std::lock_guard lock(s.threads_mu);
     replay.swap(s.replay_threads);
+    s.threads_closed = true;
   }
   for (auto& t : replay) {
-    t.join();
+    t.thread.join();
   }
   s.CommitPass();  // last commit of the done prefix
   for (const auto& p : s.AllPipelines()) {
@@ -791,6 +1073,9 @@ Status Reader::Readiness() const {
   }
   if (s.assignment_packed.load() == 0) {
     return Status::Unavailable("no partition assignment yet");
+  }
+  if (s.active_writers.load() == 0) {
+    return Status::Unavailable("no writers resolved yet");
   }
   return Status::Ok();
 }

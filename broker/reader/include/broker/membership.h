@@ -70,6 +70,22 @@ using Resolver = std::function<Result<std::vector<std::string>>(const std::strin
 // getaddrinfo(name), distinct addresses as text. Blocking.
 Result<std::vector<std::string>> ResolveAll(const std::string& name);
 
+// The writers behind `--writers dns:NAME:PORT`: every address of NAME (a headless
+// Service has one per ready pod), each reached on PORT.
+struct DnsWriters {
+  std::string name;
+  uint16_t port = 0;
+};
+
+// "dns:NAME:PORT" -> {NAME, PORT}. InvalidArgument naming the expected form otherwise.
+Result<DnsWriters> ParseDnsWriters(std::string_view spec);
+
+// Base URLs "http://ADDR:PORT" (IPv6 addresses in brackets) of every distinct address
+// `resolver` (default ResolveAll) gives for `writers.name`, sorted. A lookup error is
+// returned as is; an answer with no address is Unavailable. Blocking.
+Result<std::vector<std::string>> ResolveWriterUrls(const DnsWriters& writers,
+                                                   const Resolver& resolver = {});
+
 // DNS of a headless Service: replicas = number of distinct records of `name`, ordinal =
 // the "-N" suffix of `hostname` (gethostname() when empty). An ordinal >= replicas (DNS
 // not caught up yet) or a failed lookup returns the last good assignment; before any,

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,12 +71,34 @@ struct ReaderOptions {
   std::chrono::milliseconds commit_interval{200};
   std::chrono::milliseconds expiry_scan_interval{100};
   std::chrono::milliseconds membership_interval{std::chrono::seconds(5)};
+  // With a WriterDiscovery: how often the writer set is resolved again, and how long a
+  // writer that left it is still replayed (a writer scaled away drains: it waits for
+  // readers to commit its partitions to their end before it exits).
+  std::chrono::milliseconds writers_refresh{std::chrono::seconds(10)};
+  std::chrono::milliseconds removed_writer_grace{std::chrono::seconds(30)};
   std::chrono::milliseconds retry_backoff{500};  // after a LogSource error
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   int io_threads = 1;
 
   // InvalidArgument naming the bad option.
   Status Validate() const;
+};
+
+// Where the writers come from when their set can change (`--writers dns:NAME:PORT`).
+// The Reader calls resolve() in Start() and then every writers_refresh from a thread of
+// its own (never an io thread). A new id gets its LogSource from open(); an id that
+// stays missing for removed_writer_grace is dropped: its replay stops, its buffered and
+// leased messages are forgotten (an ack of them is answered but commits nothing) and
+// nothing more is committed to it. An id that comes back is opened again and replayed
+// from the group's committed offsets. A resolve() error or an empty answer keeps the
+// last good set (logged once per distinct error).
+struct WriterDiscovery {
+  // Writer ids now: the base URLs of HTTP writers. Blocking.
+  std::function<Result<std::vector<std::string>>()> resolve;
+  // The LogSource of `id`; an error is logged and retried at the next refresh.
+  std::function<Result<std::shared_ptr<LogSource>>(const std::string& id)> open;
+  // For logs: "dns broker-writer.ns.svc:8081".
+  std::string description;
 };
 
 class Reader {
@@ -88,6 +111,15 @@ class Reader {
       std::vector<std::shared_ptr<LogSource>> writers,
       std::unique_ptr<Membership> membership,
       metrics::Registry* registry = nullptr);
+
+  // Writers from `discovery` instead of a fixed list (see WriterDiscovery). The set may
+  // be empty until the first successful resolve (not ready until then).
+  // InvalidArgument for bad options, a discovery without resolve/open or a null
+  // membership.
+  static Result<std::unique_ptr<Reader>> Create(ReaderOptions options,
+                                                WriterDiscovery discovery,
+                                                std::unique_ptr<Membership> membership,
+                                                metrics::Registry* registry = nullptr);
 
   ~Reader();  // Stop()s
   Reader(const Reader&) = delete;
@@ -109,7 +141,13 @@ class Reader {
   // HTTP server first: a request still waiting on the Reader is answered 503.
   void Stop();
 
-  // OK when started, an assignment is known and not draining/stopped; else Unavailable.
+  // Resolves the writers now (also done every writers_refresh) and waits until the
+  // change is applied. A no-op with a fixed writer list, before Start() and after
+  // Stop(); do not call it concurrently with Stop(). Blocking.
+  void RefreshWriters();
+
+  // OK when started, an assignment and at least one writer are known and not
+  // draining/stopped; else Unavailable.
   // Non-blocking (for GET /readyz).
   Status Readiness() const;
 
