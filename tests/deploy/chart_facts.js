@@ -85,10 +85,12 @@ if (reader) {
   check(reader.spec.template.spec.terminationGracePeriodSeconds > Number(argAfter(c.args, '--drain-timeout-seconds')),
     'reader terminationGracePeriodSeconds is larger than its drain timeout');
   const rollAnnotation = (reader.spec.template.metadata.annotations || {})['gpu-telemetry.io/writer-replicas'];
+  check(Number(argAfter(c.args, '--writers-refresh-ms')) >= 100,
+    'readers re-resolve the writers periodically (--writers-refresh-ms)');
   if (scenario === 'full') {
-    check(rollAnnotation === undefined, 'reader.rollOnWriterChange=false: no roll on a writer change');
+    check(rollAnnotation === String(writerReplicas), 'reader.rollOnWriterChange=true: a change in the number of writers rolls the readers');
   } else {
-    check(rollAnnotation === String(writerReplicas), 'a change in the number of writers rolls the readers');
+    check(rollAnnotation === undefined, 'by default a change in the number of writers does not roll the readers');
   }
   const wc = writer && container(writer);
   check(wc && argAfter(c.args, '--partitions') === argAfter(wc.args, '--partitions') &&
