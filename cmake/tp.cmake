@@ -112,12 +112,18 @@ function(tp_cc_bench)
   _tp_apply_options(${ARG_NAME})
 endfunction()
 
-# tp_flatbuffers(TARGET tp_wal SCHEMAS schema/record.fbs)
+# tp_flatbuffers(TARGET tp_wal SCHEMAS schema/record.fbs [PRIVATE])
 # Generates <name>_generated.h into the build tree at build time (flatc's output pins the
 # exact runtime version, so generated headers are never committed) and adds them to
-# TARGET's include path.
+# TARGET's include path (PUBLIC, or PRIVATE when the target's headers expose none of the
+# generated types). A schema may be generated for several targets: each gets its own copy
+# in its own build directory, all from the one .fbs.
 function(tp_flatbuffers)
-  cmake_parse_arguments(ARG "" "TARGET" "SCHEMAS" ${ARGN})
+  cmake_parse_arguments(ARG "PRIVATE" "TARGET" "SCHEMAS" ${ARGN})
+  set(scope PUBLIC)
+  if(ARG_PRIVATE)
+    set(scope PRIVATE)
+  endif()
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
   set(outputs "")
   foreach(schema IN LISTS ARG_SCHEMAS)
@@ -133,6 +139,6 @@ function(tp_flatbuffers)
   endforeach()
   add_custom_target(${ARG_TARGET}_flatbuffers DEPENDS ${outputs})
   add_dependencies(${ARG_TARGET} ${ARG_TARGET}_flatbuffers)
-  target_include_directories(${ARG_TARGET} PUBLIC ${out_dir})
-  target_link_libraries(${ARG_TARGET} PUBLIC flatbuffers::flatbuffers)
+  target_include_directories(${ARG_TARGET} ${scope} ${out_dir})
+  target_link_libraries(${ARG_TARGET} ${scope} flatbuffers::flatbuffers)
 endfunction()

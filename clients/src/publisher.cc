@@ -1,7 +1,7 @@
-// Publisher internals. State is a per-topic FIFO of serialised message entries guarded
-// by one mutex; a single sender thread turns the oldest ready topic's front into a batch
-// request. Entries are serialised once at Publish() time, so a retry resends the exact
-// same bytes (and the same msg_uuids).
+// Publisher internals. State is a per-topic FIFO of message entries (key, msg_uuid,
+// payload text) guarded by one mutex; a single sender thread turns the oldest ready
+// topic's front into a batch request. The body is encoded once per batch (flatbuffers
+// or JSON), so a retry resends the exact same bytes (and the same msg_uuids).
 #include "clients/publisher.h"
 
 #include <algorithm>
@@ -13,9 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include <flatbuffers/flatbuffers.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "broker_generated.h"
 #include "tp/http/client.h"
 #include "tp/log.h"
 
@@ -36,10 +38,16 @@ bool LooksLikeObject(std::string_view text) {
   return first != std::string_view::npos && text[first] == '{' && text[last] == '}';
 }
 
+// Per-message framing counted against max_batch_bytes besides key and payload.
+constexpr std::size_t kEntryOverhead = 64;
+
 struct Entry {
-  std::string json;  // {"key":...,"msg_uuid":...,"payload":{...}}
+  std::string key;
+  Uuid msg_uuid;
+  std::string payload;  // JSON object text, embedded as it is
   uint64_t seq = 0;
   Clock::time_point enqueued_at;
+  std::size_t size() const { return key.size() + payload.size() + kEntryOverhead; }
 };
 
 struct TopicQueue {
@@ -54,6 +62,57 @@ struct Batch {
 
 bool Retryable(int http_status) {
   return http_status == 408 || http_status == 429 || http_status >= 500;
+}
+
+std::string EncodeJson(const std::string& topic, const std::vector<Entry>& entries) {
+  std::string body;
+  std::size_t reserve = 64 + topic.size();
+  for (const Entry& e : entries) {
+    reserve += e.size();
+  }
+  body.reserve(reserve);
+  body += "{\"topic\":";
+  body += JsonString(topic);
+  body += ",\"messages\":[";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (i > 0) {
+      body += ',';
+    }
+    body += "{\"key\":";
+    body += JsonString(e.key);
+    body += ",\"msg_uuid\":\"";
+    body += e.msg_uuid.ToString();
+    body += "\",\"payload\":";
+    body += e.payload;
+    body += '}';
+  }
+  body += "]}";
+  return body;
+}
+
+// The flatbuffers form of the same request (broker/schema/broker.fbs): payload bytes
+// are copied into the buffer as they are, nothing is parsed.
+std::string EncodeFlatbuffers(const std::string& topic,
+                              const std::vector<Entry>& entries) {
+  std::size_t reserve = 64 + topic.size();
+  for (const Entry& e : entries) {
+    reserve += e.size();
+  }
+  flatbuffers::FlatBufferBuilder b(reserve);
+  std::vector<flatbuffers::Offset<broker::fb::PublishMessage>> items;
+  items.reserve(entries.size());
+  for (const Entry& e : entries) {
+    auto key = b.CreateString(e.key);
+    auto uuid = b.CreateVector(e.msg_uuid.bytes().data(), e.msg_uuid.bytes().size());
+    auto payload = b.CreateVector(reinterpret_cast<const uint8_t*>(e.payload.data()),
+                                  e.payload.size());
+    items.push_back(broker::fb::CreatePublishMessage(b, key, uuid, payload));
+  }
+  auto t = b.CreateString(topic);
+  auto v = b.CreateVector(items);
+  b.Finish(broker::fb::CreatePublishRequest(b, t, v));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
 }  // namespace
@@ -120,7 +179,7 @@ struct Publisher::Impl {
     batch.topic = topic;
     std::size_t bytes = 0;
     while (!q.entries.empty() && batch.entries.size() < options.max_batch_messages) {
-      const std::size_t size = q.entries.front().json.size();
+      const std::size_t size = q.entries.front().size();
       if (!batch.entries.empty() && bytes + size > options.max_batch_bytes) {
         break;
       }
@@ -162,22 +221,11 @@ struct Publisher::Impl {
 
   // Sends one batch until it is acknowledged, fails permanently, or abort.
   void Send(const Batch& batch) {
-    std::string body;
-    std::size_t reserve = 64 + batch.topic.size();
-    for (const Entry& e : batch.entries) {
-      reserve += e.json.size() + 1;
-    }
-    body.reserve(reserve);
-    body += "{\"topic\":";
-    body += JsonString(batch.topic);
-    body += ",\"messages\":[";
-    for (std::size_t i = 0; i < batch.entries.size(); ++i) {
-      if (i > 0) {
-        body += ',';
-      }
-      body += batch.entries[i].json;
-    }
-    body += "]}";
+    const bool flatbuffers = options.format == PublishFormat::kFlatbuffers;
+    const std::string body = flatbuffers ? EncodeFlatbuffers(batch.topic, batch.entries)
+                                         : EncodeJson(batch.topic, batch.entries);
+    const std::string_view content_type =
+        flatbuffers ? "application/x-flatbuffers" : "application/json";
 
     for (int attempt = 0;; ++attempt) {
       {
@@ -196,7 +244,7 @@ struct Publisher::Impl {
         }
       }
       auto response = client->Request(
-          "POST", "/v1/publish", body, "application/json", {}, options.request_timeout);
+          "POST", "/v1/publish", body, content_type, {}, options.request_timeout);
       Status error;
       std::optional<std::chrono::milliseconds> retry_after;
       if (!response.ok()) {
@@ -352,14 +400,9 @@ Result<Uuid> Publisher::Publish(std::string_view topic,
   }
   const Uuid id = msg_uuid.value_or(Uuid::NewV7());
   Entry entry;
-  entry.json.reserve(payload_json.size() + key.size() + 80);
-  entry.json += "{\"key\":";
-  entry.json += JsonString(key);
-  entry.json += ",\"msg_uuid\":\"";
-  entry.json += id.ToString();
-  entry.json += "\",\"payload\":";
-  entry.json += payload_json;
-  entry.json += '}';
+  entry.key = key;
+  entry.msg_uuid = id;
+  entry.payload = payload_json;
 
   Impl& s = *impl_;
   std::unique_lock lock(s.mu);
@@ -379,7 +422,7 @@ Result<Uuid> Publisher::Publish(std::string_view topic,
   entry.seq = s.next_seq++;
   entry.enqueued_at = Clock::now();
   TopicQueue& q = s.topics[std::string(topic)];
-  q.bytes += entry.json.size();
+  q.bytes += entry.size();
   q.entries.push_back(std::move(entry));
   ++s.pending;
   ++s.stats.enqueued;

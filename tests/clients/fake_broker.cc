@@ -2,11 +2,52 @@
 
 #include <thread>
 
+#include <flatbuffers/flatbuffers.h>
 #include <gtest/gtest.h>
+
+#include "broker_generated.h"
+#include "tp/uuid.h"
 
 namespace tp::clients::testing {
 
 using Json = nlohmann::json;
+
+namespace {
+
+// A publish request's flatbuffers form as its JSON form; discarded when invalid.
+Json FlatbuffersPublishAsJson(const std::string& body) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(body.data());
+  flatbuffers::Verifier verifier(bytes, body.size());
+  if (body.size() < 8 || !verifier.VerifyBuffer<broker::fb::PublishRequest>(nullptr)) {
+    return Json(Json::value_t::discarded);
+  }
+  const auto* req = flatbuffers::GetRoot<broker::fb::PublishRequest>(bytes);
+  Json doc = Json::object();
+  if (req->topic()) {
+    doc["topic"] = req->topic()->str();
+  }
+  Json messages = Json::array();
+  if (req->messages()) {
+    for (const broker::fb::PublishMessage* m : *req->messages()) {
+      Json item = Json::object();
+      item["key"] = m->key() ? m->key()->str() : std::string();
+      if (m->msg_uuid() && m->msg_uuid()->size() == 16) {
+        std::array<uint8_t, 16> id{};
+        std::copy(m->msg_uuid()->begin(), m->msg_uuid()->end(), id.begin());
+        item["msg_uuid"] = Uuid(id).ToString();
+      }
+      if (m->payload()) {
+        item["payload"] =
+            Json::parse(m->payload()->begin(), m->payload()->end(), nullptr, false);
+      }
+      messages.push_back(std::move(item));
+    }
+  }
+  doc["messages"] = std::move(messages);
+  return doc;
+}
+
+}  // namespace
 
 std::unique_ptr<FakeBroker> FakeBroker::Start(std::uint16_t port) {
   std::unique_ptr<FakeBroker> broker(new FakeBroker());
@@ -108,13 +149,17 @@ std::size_t FakeBroker::Ready() const {
 }
 
 http::Response FakeBroker::Handle(const std::string& path, const http::Request& request) {
-  Json body = Json::parse(request.body, nullptr, false);
+  const std::string content_type(request.Header("Content-Type").value_or(""));
+  Json body = content_type.starts_with("application/x-flatbuffers")
+                  ? FlatbuffersPublishAsJson(request.body)
+                  : Json::parse(request.body, nullptr, false);
   bool wait_for_messages = false;
   int wait_ms = 0;
   {
     std::lock_guard lock(mu_);
-    requests_.emplace_back(path,
-                           RecordedRequest{path, body, std::chrono::steady_clock::now()});
+    requests_.emplace_back(
+        path,
+        RecordedRequest{path, body, content_type, std::chrono::steady_clock::now()});
     auto& script = script_[path];
     if (!script.empty()) {
       ScriptedAnswer a = std::move(script.front());

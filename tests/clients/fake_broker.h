@@ -29,7 +29,10 @@ struct ScriptedAnswer {
 
 struct RecordedRequest {
   std::string path;
+  // The body as JSON; a flatbuffers publish (application/x-flatbuffers) is decoded into
+  // the JSON form's shape, its payloads parsed.
   nlohmann::json body;
+  std::string content_type;
   std::chrono::steady_clock::time_point at;
 };
 

@@ -51,6 +51,7 @@ TEST_F(PublisherTest, BatchesBySizeAndSendsTheWireShape) {
   auto requests = broker_->Requests("/v1/publish");
   ASSERT_EQ(requests.size(), 2u);
   for (const auto& r : requests) {
+    EXPECT_EQ(r.content_type, "application/x-flatbuffers");  // the default form
     EXPECT_EQ(r.body["topic"], "telemetry");
     ASSERT_EQ(r.body["messages"].size(), 4u);
   }
@@ -64,6 +65,43 @@ TEST_F(PublisherTest, BatchesBySizeAndSendsTheWireShape) {
   EXPECT_EQ(stats.accepted, 8u);
   EXPECT_EQ(stats.pending, 0u);
   EXPECT_EQ(stats.retries, 0u);
+}
+
+TEST_F(PublisherTest, JsonFormatSendsTheSameRequestAsJson) {
+  auto o = Options();
+  o.format = PublishFormat::kJson;
+  ASSERT_OK_AND_ASSIGN(auto pub, Publisher::Create(o));
+  const std::string key = "GPU-\"quoted\"\\";
+  ASSERT_OK_AND_ASSIGN(Uuid a, pub->Publish("telemetry", key, R"({"v":1.5,"s":"x"})"));
+  ASSERT_OK_AND_ASSIGN(Uuid b, pub->Publish("telemetry", "", " {} "));
+  ASSERT_OK(pub->Flush(milliseconds(5000)));
+  auto requests = broker_->Requests("/v1/publish");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].content_type, "application/json");
+  const auto& messages = requests[0].body["messages"];
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0]["key"], key);
+  EXPECT_EQ(messages[0]["msg_uuid"], a.ToString());
+  EXPECT_EQ(messages[0]["payload"]["v"], 1.5);
+  EXPECT_EQ(messages[0]["payload"]["s"], "x");
+  EXPECT_EQ(messages[1]["msg_uuid"], b.ToString());
+  EXPECT_TRUE(messages[1]["payload"].is_object());
+  EXPECT_EQ(pub->Stats().accepted, 2u);
+}
+
+TEST_F(PublisherTest, FlatbuffersFormCarriesPayloadBytesAsTheyAre) {
+  ASSERT_OK_AND_ASSIGN(auto pub, Publisher::Create(Options()));
+  const std::string key = "GPU-\"quoted\"";
+  ASSERT_OK_AND_ASSIGN(Uuid a, pub->Publish("telemetry", key, R"({"v":1.5,"s":"é"})"));
+  ASSERT_OK(pub->Flush(milliseconds(5000)));
+  auto requests = broker_->Requests("/v1/publish");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].content_type, "application/x-flatbuffers");
+  const auto& m = requests[0].body["messages"][0];
+  EXPECT_EQ(m["key"], key);
+  EXPECT_EQ(m["msg_uuid"], a.ToString());
+  EXPECT_EQ(m["payload"]["s"], "é");
+  EXPECT_EQ(broker_->Published().size(), 1u);
 }
 
 TEST_F(PublisherTest, LingerSendsAPartialBatch) {

@@ -129,18 +129,42 @@ struct PartitionState {
 };
 
 struct WriteOp {
-  enum class Kind { kAppend, kCommit, kTrim, kMaintenance };
+  enum class Kind { kAppend, kAppendMany, kCommit, kTrim, kMaintenance };
+  // kAppendMany: one partition's encoded, unsealed records and the index of its result.
+  struct Part {
+    TopicPartition tp;
+    std::vector<std::string> values;
+    size_t index = 0;
+  };
   Kind kind = Kind::kAppend;
   TopicPartition tp;
   std::vector<std::string> values;  // kAppend: encoded, unsealed records
-  std::string group;                // kCommit
-  uint64_t offset = 0;              // kCommit, kTrim
+  uint32_t records = 0;             // kAppend, kAppendMany: records held
+  std::vector<Part> parts;          // kAppendMany: the entries that passed validation
+  // kAppendMany: one per requested entry; invalid entries hold their error already.
+  std::vector<Result<AppendResult>> results;
+  AppendManyCallback many_done;
+  std::string group;    // kCommit
+  uint64_t offset = 0;  // kCommit, kTrim
   AppendCallback append_done;
   Store::CommitCallback commit_done;
   std::function<void(Status)> status_done;
   // kMaintenance: record ranges trimmed by the pass, compacted by the caller.
   std::vector<std::pair<std::string, std::string>>* trimmed_ranges = nullptr;
 };
+
+bool IsAppend(const WriteOp& op) {
+  return op.kind == WriteOp::Kind::kAppend || op.kind == WriteOp::Kind::kAppendMany;
+}
+
+// Completes a kAppendMany op whose valid entries all failed with `s`.
+void FailMany(WriteOp* op, const Status& s) {
+  for (const WriteOp::Part& part : op->parts)
+    op->results[part.index] = s;
+  auto done = std::move(op->many_done);
+  op->many_done = nullptr;
+  done(std::move(op->results));
+}
 
 // Hands the outcome of an op to the blocking caller waiting for it. Cheaper than a
 // std::promise when the op ran inline on the caller's own thread: no call_once wake.
@@ -189,6 +213,8 @@ class Store::Impl {
                      std::span<const RecordInput> records,
                      AppendCallback done,
                      Execution execution);
+  void EnqueueAppendMany(std::span<const PartitionAppend> appends,
+                         AppendManyCallback done);
   void Enqueue(std::unique_ptr<WriteOp> op, Execution execution = Execution::kQueue);
 
   Result<std::vector<Record>> Read(const TopicPartition& tp,
@@ -224,6 +250,7 @@ class Store::Impl {
     std::map<PartitionKey, Staged> staged;
     std::map<std::string, uint32_t> new_topics;
     std::vector<std::pair<WriteOp*, AppendResult>> appends;
+    std::vector<WriteOp*> many;  // staged kAppendMany ops (results filled in)
     std::vector<std::pair<WriteOp*, Staged*>> commits;
     uint32_t records = 0;
   };
@@ -241,6 +268,13 @@ class Store::Impl {
   void RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops, GroupCommit& gc);
   Staged* StagePartition(GroupCommit& gc, const TopicPartition& tp, bool create);
   void StageAppend(GroupCommit& gc, WriteOp* op);
+  void StageAppendMany(GroupCommit& gc, WriteOp* op);
+  // Seals `values` and puts them at the staged partition's next offsets.
+  AppendResult StageRecords(GroupCommit& gc,
+                            const TopicPartition& tp,
+                            std::vector<std::string>& values);
+  // InvalidArgument naming the problem, or OK. `records` must not be empty.
+  Status CheckRecordSizes(std::span<const RecordInput> records) const;
   void StageCommit(GroupCommit& gc, WriteOp* op);
   Status Write(rocksdb::WriteBatch* batch, bool force_sync);
   Status DoTrim(PartitionState* ps,
@@ -523,38 +557,91 @@ Status Store::Impl::WritableOrError() const {
 
 // ---- writer thread ----
 
-void Store::Impl::EnqueueAppend(const TopicPartition& tp,
-                                std::span<const RecordInput> records,
-                                AppendCallback done,
-                                Execution execution) {
-  if (Status s = WritableOrError(); !s.ok())
-    return done(s);
-  if (!IsValidTopicName(tp.topic)) {
-    return done(Status::InvalidArgument(
-        "topic name must be 1..200 characters of [A-Za-z0-9._-], got '" + tp.topic +
-        "'"));
-  }
-  if (records.empty())
-    return done(Status::InvalidArgument("append of an empty batch"));
-  auto op = std::make_unique<WriteOp>();
-  op->kind = WriteOp::Kind::kAppend;
-  op->tp = tp;
-  op->values.reserve(records.size());
-  const PublishTime now{std::chrono::microseconds(NowMicros())};
+Status Store::Impl::CheckRecordSizes(std::span<const RecordInput> records) const {
   for (size_t i = 0; i < records.size(); ++i) {
     const RecordInput& r = records[i];
     uint64_t size = r.key.size() + r.payload.size();
     for (const Header& h : r.headers)
       size += h.key.size() + h.value.size();
     if (size > options_.max_record_bytes) {
-      return done(Status::InvalidArgument(
-          "record " + std::to_string(i) + " is " + std::to_string(size) +
-          " bytes, over the limit of " + std::to_string(options_.max_record_bytes)));
+      return Status::InvalidArgument("record " + std::to_string(i) + " is " +
+                                     std::to_string(size) + " bytes, over the limit of " +
+                                     std::to_string(options_.max_record_bytes));
     }
-    op->values.push_back(EncodeRecord(r, now));
   }
+  return Status::Ok();
+}
+
+namespace {
+Status CheckTopicAndBatch(const TopicPartition& tp,
+                          std::span<const RecordInput> records) {
+  if (!IsValidTopicName(tp.topic)) {
+    return Status::InvalidArgument(
+        "topic name must be 1..200 characters of [A-Za-z0-9._-], got '" + tp.topic + "'");
+  }
+  if (records.empty())
+    return Status::InvalidArgument("append of an empty batch");
+  return Status::Ok();
+}
+
+void EncodeAll(std::span<const RecordInput> records,
+               PublishTime now,
+               std::vector<std::string>* values) {
+  values->reserve(records.size());
+  for (const RecordInput& r : records)
+    values->push_back(EncodeRecord(r, now));
+}
+}  // namespace
+
+void Store::Impl::EnqueueAppend(const TopicPartition& tp,
+                                std::span<const RecordInput> records,
+                                AppendCallback done,
+                                Execution execution) {
+  if (Status s = WritableOrError(); !s.ok())
+    return done(s);
+  if (Status s = CheckTopicAndBatch(tp, records); !s.ok())
+    return done(s);
+  if (Status s = CheckRecordSizes(records); !s.ok())
+    return done(s);
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kAppend;
+  op->tp = tp;
+  op->records = static_cast<uint32_t>(records.size());
+  EncodeAll(records, PublishTime{std::chrono::microseconds(NowMicros())}, &op->values);
   op->append_done = std::move(done);
   Enqueue(std::move(op), execution);
+}
+
+void Store::Impl::EnqueueAppendMany(std::span<const PartitionAppend> appends,
+                                    AppendManyCallback done) {
+  auto op = std::make_unique<WriteOp>();
+  op->kind = WriteOp::Kind::kAppendMany;
+  op->results.assign(appends.size(), Result<AppendResult>(AppendResult{}));
+  if (Status s = WritableOrError(); !s.ok()) {
+    std::fill(op->results.begin(), op->results.end(), Result<AppendResult>(s));
+    return done(std::move(op->results));
+  }
+  op->parts.reserve(appends.size());
+  const PublishTime now{std::chrono::microseconds(NowMicros())};
+  for (size_t i = 0; i < appends.size(); ++i) {
+    const PartitionAppend& a = appends[i];
+    Status s = CheckTopicAndBatch(a.tp, a.records);
+    if (s.ok())
+      s = CheckRecordSizes(a.records);
+    if (!s.ok()) {
+      op->results[i] = std::move(s);
+      continue;
+    }
+    WriteOp::Part& part = op->parts.emplace_back();
+    part.tp = a.tp;
+    part.index = i;
+    EncodeAll(a.records, now, &part.values);
+    op->records += static_cast<uint32_t>(a.records.size());
+  }
+  if (op->parts.empty())
+    return done(std::move(op->results));
+  op->many_done = std::move(done);
+  Enqueue(std::move(op));
 }
 
 void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
@@ -585,9 +672,9 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
       {
         std::lock_guard lock(queue_mu_);
         uint32_t records = 0;
-        while (!queue_.empty() && queue_.front()->kind == WriteOp::Kind::kAppend &&
+        while (!queue_.empty() && IsAppend(*queue_.front()) &&
                records < options_.max_group_commit_records) {
-          records += static_cast<uint32_t>(queue_.front()->values.size());
+          records += queue_.front()->records;
           ops.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -612,6 +699,8 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
       op->commit_done(refused);
     if (op->status_done)
       op->status_done(refused);
+    if (op->many_done)
+      FailMany(op.get(), refused);
     return;
   }
   queue_cv_.notify_all();
@@ -643,7 +732,7 @@ void Store::Impl::WriterLoop() {
       uint32_t records = 0;
       auto take = [&] {
         while (!queue_.empty() && records < options_.max_group_commit_records) {
-          records += static_cast<uint32_t>(queue_.front()->values.size());
+          records += queue_.front()->records;
           ops.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -674,7 +763,7 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
   // Appends and commits between two trims/maintenance passes share one write.
   std::vector<std::unique_ptr<WriteOp>> group;
   for (auto& op : ops) {
-    if (op->kind == WriteOp::Kind::kAppend || op->kind == WriteOp::Kind::kCommit) {
+    if (IsAppend(*op) || op->kind == WriteOp::Kind::kCommit) {
       group.push_back(std::move(op));
       continue;
     }
@@ -749,31 +838,47 @@ Store::Impl::Staged* Store::Impl::StagePartition(GroupCommit& gc,
   return &staged;
 }
 
-void Store::Impl::StageAppend(GroupCommit& gc, WriteOp* op) {
-  if (full_.load(std::memory_order_acquire)) {
-    op->append_done(
-        Status::Full("log disk budget exceeded: " + std::to_string(disk_usage_.load()) +
-                     " of " + std::to_string(options_.disk_budget_bytes) +
-                     " bytes used; retry after trimming"));
-    op->append_done = nullptr;
-    return;
-  }
-  Staged* staged = StagePartition(gc, op->tp, /*create=*/true);
+AppendResult Store::Impl::StageRecords(GroupCommit& gc,
+                                       const TopicPartition& tp,
+                                       std::vector<std::string>& values) {
+  Staged* staged = StagePartition(gc, tp, /*create=*/true);
   const uint64_t first = staged->next;
-  for (std::string& value : op->values) {
+  for (std::string& value : values) {
     SealEnvelope(&value, staged->total);
     gc.batch
-        .Put(
-            records_cf_,
-            keys::RecordKey(staged->ps->topic_id, op->tp.partition.value(), staged->next),
-            value)
+        .Put(records_cf_,
+             keys::RecordKey(staged->ps->topic_id, tp.partition.value(), staged->next),
+             value)
         .PermitUncheckedError();
     staged->total += value.size();
     ++staged->next;
   }
-  gc.records += static_cast<uint32_t>(op->values.size());
-  gc.appends.emplace_back(
-      op, AppendResult{Offset(first), static_cast<uint32_t>(op->values.size())});
+  gc.records += static_cast<uint32_t>(values.size());
+  return AppendResult{Offset(first), static_cast<uint32_t>(values.size())};
+}
+
+namespace {
+Status FullStatus(uint64_t used, uint64_t budget) {
+  return Status::Full("log disk budget exceeded: " + std::to_string(used) + " of " +
+                      std::to_string(budget) + " bytes used; retry after trimming");
+}
+}  // namespace
+
+void Store::Impl::StageAppend(GroupCommit& gc, WriteOp* op) {
+  if (full_.load(std::memory_order_acquire)) {
+    op->append_done(FullStatus(disk_usage_.load(), options_.disk_budget_bytes));
+    op->append_done = nullptr;
+    return;
+  }
+  gc.appends.emplace_back(op, StageRecords(gc, op->tp, op->values));
+}
+
+void Store::Impl::StageAppendMany(GroupCommit& gc, WriteOp* op) {
+  if (full_.load(std::memory_order_acquire))
+    return FailMany(op, FullStatus(disk_usage_.load(), options_.disk_budget_bytes));
+  for (WriteOp::Part& part : op->parts)
+    op->results[part.index] = StageRecords(gc, part.tp, part.values);
+  gc.many.push_back(op);
 }
 
 void Store::Impl::StageCommit(GroupCommit& gc, WriteOp* op) {
@@ -826,6 +931,8 @@ void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
     for (auto& op : ops) {
       if (op->kind == WriteOp::Kind::kAppend) {
         StageAppend(gc, op.get());
+      } else if (op->kind == WriteOp::Kind::kAppendMany) {
+        StageAppendMany(gc, op.get());
       } else {
         StageCommit(gc, op.get());
       }
@@ -869,6 +976,15 @@ void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
       op->append_done(s);
     }
   }
+  for (WriteOp* op : gc.many) {
+    if (!s.ok()) {
+      FailMany(op, s);
+      continue;
+    }
+    auto done = std::move(op->many_done);
+    op->many_done = nullptr;
+    done(std::move(op->results));
+  }
   for (auto& [op, staged] : gc.commits) {
     if (!s.ok()) {
       op->commit_done(s);
@@ -879,12 +995,14 @@ void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
   }
   // Ops rejected during staging were completed there; the ones never staged (store
   // failed before staging) are completed here.
-  if (!s.ok() && gc.appends.empty() && gc.commits.empty()) {
+  if (!s.ok() && gc.appends.empty() && gc.many.empty() && gc.commits.empty()) {
     for (auto& op : ops) {
       if (op->append_done)
         op->append_done(s);
       if (op->commit_done)
         op->commit_done(s);
+      if (op->many_done)
+        FailMany(op.get(), s);
     }
   }
 }
@@ -1374,6 +1492,11 @@ void Store::AppendAsync(const TopicPartition& tp,
                         std::span<const RecordInput> records,
                         AppendCallback done) {
   impl_->EnqueueAppend(tp, records, std::move(done), Impl::Execution::kQueue);
+}
+
+void Store::AppendManyAsync(std::span<const PartitionAppend> appends,
+                            AppendManyCallback done) {
+  impl_->EnqueueAppendMany(appends, std::move(done));
 }
 
 Result<std::vector<Record>> Store::Read(const TopicPartition& tp,

@@ -1,18 +1,26 @@
 // LogService: the writer's core over the wal.
 //
-// Publish path: the handler validates and groups a batch by partition, then posts each
-// partition's share to that partition's strand. The strand owns the partition's window
-// of recent msg_uuids (no lock): it drops messages already stored (a client retry after
-// a lost answer), refuses ones whose first copy is still being written (the client will
-// retry and then see a duplicate), and hands the rest to the wal's group commit. The
-// wal's completion is posted back to the strand, which records the uuids as stored, and
-// the handler answers once every partition of the batch is durable.
+// Publish path: the handler validates and groups a batch by partition, and the
+// partitions' shares by the strand that owns them (partition_strands strands, each
+// owning a fixed set of partitions). One task per strand touched deduplicates that
+// strand's shares against each partition's window of recent msg_uuids (no lock): it
+// drops messages already stored (a client retry after a lost answer), refuses ones whose
+// first copy is still being written (the client will retry and then see a duplicate),
+// and marks the rest in flight. The last strand task hands all partitions' fresh
+// messages to the wal as ONE multi-partition append (one group-commit entry, one
+// wake-up, one callback). The wal's callback answers the handler and posts the
+// bookkeeping (uuids leave the in-flight set and join the stored window) to the strands
+// whose partitions had fresh messages, without waiting for it. A request therefore costs
+// at most two hops per strand instead of two per partition (only the first on the
+// answer's path), and one wal queue entry instead of one per partition.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -113,6 +121,8 @@ Status WriterOptions::Validate() const {
     return Status::InvalidArgument("at least one topic must be declared");
   if (max_inflight_bytes == 0)
     return Status::InvalidArgument("max_inflight_bytes must be > 0");
+  if (partition_strands == 0 || partition_strands > 1024)
+    return Status::InvalidArgument("partition_strands must be 1..1024");
   if (max_messages_per_publish == 0) {
     return Status::InvalidArgument("max_messages_per_publish must be > 0");
   }
@@ -121,10 +131,10 @@ Status WriterOptions::Validate() const {
 
 class LogService::Impl {
  public:
+  // One partition's dedup state, owned by strand shards_[shard] (no lock).
   struct PartitionOwner {
-    explicit PartitionOwner(asio::any_io_executor ex) : strand(asio::make_strand(ex)) {}
-    asio::strand<asio::any_io_executor> strand;
-    // Owned by `strand`.
+    explicit PartitionOwner(uint32_t s) : shard(s) {}
+    const uint32_t shard;
     std::unordered_set<Uuid> stored;     // recently stored msg_uuids
     std::deque<Uuid> stored_order;       // eviction order of `stored`
     std::unordered_set<Uuid> in_flight;  // being written now
@@ -134,25 +144,62 @@ class LogService::Impl {
     std::vector<std::unique_ptr<PartitionOwner>> partitions;
   };
 
-  // Shared by the partitions of one publish; completes when the last one reports.
+  // One partition's messages in a publish: order[begin, end).
+  struct Share {
+    uint32_t partition = 0;
+    PartitionOwner* owner = nullptr;
+    uint32_t begin = 0;
+    uint32_t end = 0;
+    uint32_t fresh = 0;         // messages handed to the wal (set on the strand)
+    uint32_t append_index = 0;  // its entry in the wal append
+    bool stored = false;        // the wal stored them
+  };
+  // The consecutive shares owned by one strand: shares[begin, end).
+  struct ShardGroup {
+    uint32_t shard = 0;
+    uint32_t begin = 0;
+    uint32_t end = 0;
+    bool fresh = false;  // some share has fresh messages: the strand must hear back
+  };
+
+  // One publish request, shared by its strand tasks and the wal callback. The dedupe
+  // phase hands over to the append by the `pending` countdown (acq_rel) and the wal
+  // callback to the settle tasks by posting them, so plain fields written in one phase
+  // are read in the next without locks.
   struct PublishJoin {
+    const Topic* topic = nullptr;
     std::vector<PublishMessage> messages;
-    std::atomic<int> remaining{0};
+    std::vector<uint32_t> order;  // message indexes by (strand, partition, arrival)
+    std::vector<uint8_t> fresh;   // per message: handed to the wal
+    std::vector<Share> shares;
+    std::vector<ShardGroup> groups;
+    std::atomic<int> pending{0};  // groups still to deduplicate
     std::atomic<uint32_t> accepted{0};
     std::atomic<uint32_t> duplicates{0};
     std::mutex error_mu;
     Status error;  // REQUIRES: error_mu held
     uint64_t bytes = 0;
+    std::chrono::steady_clock::time_point started;
     std::function<void(Result<PublishResult>)> done;
+
+    void SetError(Status s) {
+      std::lock_guard lock(error_mu);
+      if (error.ok())
+        error = std::move(s);
+    }
   };
 
   Impl(WriterOptions options, asio::any_io_executor executor, metrics::Registry* registry)
       : options_(std::move(options)), executor_(std::move(executor)) {
+    for (uint32_t i = 0; i < options_.partition_strands; ++i)
+      shards_.push_back(asio::make_strand(executor_));
+    uint32_t next_shard = 0;
     for (const auto& config : options_.topics) {
       Topic topic;
       topic.config = config;
       for (uint32_t p = 0; p < config.partitions; ++p) {
-        topic.partitions.push_back(std::make_unique<PartitionOwner>(executor_));
+        topic.partitions.push_back(std::make_unique<PartitionOwner>(next_shard));
+        next_shard = (next_shard + 1) % options_.partition_strands;
       }
       topics_.emplace(config.name, std::move(topic));
     }
@@ -260,111 +307,193 @@ class LogService::Impl {
     return Status::Ok();
   }
 
+  // Builds the request's shares (one per partition, grouped by owning strand) and posts
+  // each group to its strand: one hop per strand touched, not per partition.
   void StartPublish(const Topic& topic,
                     std::vector<PublishMessage> messages,
                     uint64_t bytes,
                     std::function<void(Result<PublishResult>)> done) {
     auto join = std::make_shared<PublishJoin>();
+    join->topic = &topic;
     join->messages = std::move(messages);
     join->bytes = bytes;
     join->done = std::move(done);
-    std::map<uint32_t, std::vector<size_t>> by_partition;
-    for (size_t i = 0; i < join->messages.size(); ++i) {
+    join->started = std::chrono::steady_clock::now();
+    const size_t n = join->messages.size();
+    const uint32_t partitions = topic.config.partitions;
+    std::vector<uint32_t> partition_of(n);
+    for (size_t i = 0; i < n; ++i) {
       const PublishMessage& m = join->messages[i];
-      const uint32_t p =
+      partition_of[i] =
           m.key.empty()
               ? PartitionForKey(
                     {reinterpret_cast<const char*>(m.msg_uuid->bytes().data()), 16},
-                    topic.config.partitions)
-              : PartitionForKey(m.key, topic.config.partitions);
-      by_partition[p].push_back(i);
+                    partitions)
+              : PartitionForKey(m.key, partitions);
     }
-    join->remaining = static_cast<int>(by_partition.size());
-    const auto started = std::chrono::steady_clock::now();
-    for (auto& [partition, indexes] : by_partition) {
-      PartitionOwner* owner = topic.partitions[partition].get();
-      asio::post(
-          owner->strand,
-          [this,
-           join,
-           owner,
-           partition,
-           started,
-           &topic,
-           indexes = std::move(indexes)]() mutable {
-            AppendOnStrand(
-                topic.config.name, partition, *owner, join, std::move(indexes), started);
-          });
+    // Order by (strand, partition, arrival): a stable sort keeps each partition's
+    // messages in request order, so their offsets follow it.
+    join->order.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      join->order[i] = static_cast<uint32_t>(i);
+    auto rank = [&](uint32_t i) {
+      const uint32_t p = partition_of[i];
+      return std::pair(topic.partitions[p]->shard, p);
+    };
+    std::stable_sort(join->order.begin(), join->order.end(), [&](uint32_t a, uint32_t b) {
+      return rank(a) < rank(b);
+    });
+    for (uint32_t k = 0; k < n; ++k) {
+      const uint32_t p = partition_of[join->order[k]];
+      if (join->shares.empty() || join->shares.back().partition != p) {
+        Share& share = join->shares.emplace_back();
+        share.partition = p;
+        share.owner = topic.partitions[p].get();
+        share.begin = k;
+      }
+      join->shares.back().end = k + 1;
+    }
+    for (uint32_t k = 0; k < join->shares.size(); ++k) {
+      const uint32_t shard = join->shares[k].owner->shard;
+      if (join->groups.empty() || join->groups.back().shard != shard)
+        join->groups.push_back({shard, k, k});
+      join->groups.back().end = k + 1;
+    }
+    join->fresh.assign(n, 0);
+    join->pending = static_cast<int>(join->groups.size());
+    for (const ShardGroup& group : join->groups) {
+      asio::post(shards_[group.shard],
+                 [this, join, group] { DedupeOnStrand(join, group); });
     }
   }
 
-  // Runs on the partition's strand.
-  void AppendOnStrand(const std::string& topic,
-                      uint32_t partition,
-                      PartitionOwner& owner,
-                      std::shared_ptr<PublishJoin> join,
-                      std::vector<size_t> indexes,
-                      std::chrono::steady_clock::time_point started) {
-    std::vector<size_t> fresh;
-    std::unordered_set<Uuid> batch_ids;
+  // Runs on the group's strand: drops messages already stored, refuses ones whose first
+  // copy is still being written, and marks the rest in flight. The last group to finish
+  // hands every partition's fresh messages to the wal in one append.
+  void DedupeOnStrand(const std::shared_ptr<PublishJoin>& join, ShardGroup group) {
     uint32_t duplicates = 0;
-    for (size_t i : indexes) {
-      const Uuid& id = *join->messages[i].msg_uuid;
-      if (owner.in_flight.contains(id)) {
-        return FinishPartition(
-            join,
-            Status::Unavailable("message " + id.ToString() +
-                                " is still being stored by an earlier request; retry"));
+    for (uint32_t k = group.begin; k < group.end; ++k) {
+      Share& share = join->shares[k];
+      PartitionOwner& owner = *share.owner;
+      bool refused = false;
+      for (uint32_t j = share.begin; j < share.end && !refused; ++j) {
+        const Uuid& id = *join->messages[join->order[j]].msg_uuid;
+        if (owner.in_flight.contains(id)) {
+          refused = true;
+          join->SetError(
+              Status::Unavailable("message " + id.ToString() +
+                                  " is still being stored by an earlier request; retry"));
+        }
       }
-      if (owner.stored.contains(id) || !batch_ids.insert(id).second) {
-        ++duplicates;
-      } else {
-        fresh.push_back(i);
+      if (refused)
+        continue;  // nothing of this partition is written
+      for (uint32_t j = share.begin; j < share.end; ++j) {
+        const uint32_t i = join->order[j];
+        const Uuid& id = *join->messages[i].msg_uuid;
+        if (owner.stored.contains(id) || !owner.in_flight.insert(id).second) {
+          ++duplicates;  // stored, or earlier in this same request
+        } else {
+          join->fresh[i] = 1;
+          ++share.fresh;
+        }
       }
     }
     join->duplicates += duplicates;
-    if (fresh.empty())
-      return FinishPartition(join, Status::Ok());
+    if (join->pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      AppendFresh(join);
+  }
+
+  // Runs once per request, after every group was deduplicated (the acq_rel countdown
+  // publishes their writes to `fresh` and the shares).
+  void AppendFresh(const std::shared_ptr<PublishJoin>& join) {
     std::vector<wal::RecordInput> inputs;
-    inputs.reserve(fresh.size());
-    for (size_t i : fresh) {
-      const PublishMessage& m = join->messages[i];
-      owner.in_flight.insert(*m.msg_uuid);
-      inputs.push_back({*m.msg_uuid, m.key, m.payload, {}});
+    inputs.reserve(join->messages.size());
+    std::vector<wal::PartitionAppend> appends;
+    for (uint32_t k = 0; k < join->shares.size(); ++k) {
+      Share& share = join->shares[k];
+      if (share.fresh == 0)
+        continue;
+      const size_t first = inputs.size();
+      for (uint32_t j = share.begin; j < share.end; ++j) {
+        const uint32_t i = join->order[j];
+        if (!join->fresh[i])
+          continue;
+        const PublishMessage& m = join->messages[i];
+        inputs.push_back({*m.msg_uuid, m.key, m.payload, {}});
+      }
+      share.append_index = static_cast<uint32_t>(appends.size());
+      appends.push_back(
+          {{join->topic->config.name, wal::PartitionId(share.partition)},
+           std::span<const wal::RecordInput>(inputs.data() + first, share.fresh)});
     }
-    store_->AppendAsync(
-        {topic, wal::PartitionId(partition)},
-        inputs,
-        [this, join, &owner, fresh = std::move(fresh), started](
-            Result<wal::AppendResult> result) mutable {
-          if (result.ok()) {
-            append_seq_.fetch_add(1);
-            wake_cv_.notify_all();
-          }
-          asio::post(
-              owner.strand,
-              [this,
-               join,
-               &owner,
-               fresh = std::move(fresh),
-               started,
-               result = std::move(result)]() mutable {
-                for (size_t i : fresh) {
-                  const Uuid& id = *join->messages[i].msg_uuid;
-                  owner.in_flight.erase(id);
-                  if (result.ok())
-                    Remember(owner, id);
-                }
-                if (result.ok()) {
-                  join->accepted += static_cast<uint32_t>(fresh.size());
-                  if (append_latency_) {
-                    append_latency_->ObserveDuration(std::chrono::steady_clock::now() -
-                                                     started);
-                  }
-                }
-                FinishPartition(join, result.ok() ? Status::Ok() : result.status());
-              });
-        });
+    if (appends.empty())
+      return Finish(join);  // nothing in flight: no strand needs to hear back
+    store_->AppendManyAsync(appends,
+                            [this, join](std::vector<Result<wal::AppendResult>> results) {
+                              OnAppended(join, std::move(results));
+                            });
+  }
+
+  // On the wal's thread: one callback per request. The records are durable, so the
+  // request is answered from here; the in-flight bookkeeping is posted to the strands
+  // whose partitions had fresh messages (only those) without waiting for it. Those posts
+  // precede the answer, and a strand runs its tasks in order, so any request the
+  // answer could cause reaches a strand only after the bookkeeping there is done.
+  void OnAppended(const std::shared_ptr<PublishJoin>& join,
+                  std::vector<Result<wal::AppendResult>> results) {
+    bool any_ok = false;
+    uint32_t accepted = 0;
+    for (Share& share : join->shares) {
+      if (share.fresh == 0)
+        continue;
+      const auto& r = results[share.append_index];
+      share.stored = r.ok();
+      if (r.ok()) {
+        any_ok = true;
+        accepted += share.fresh;
+      } else {
+        join->SetError(r.status());
+      }
+    }
+    join->accepted = accepted;
+    if (any_ok) {
+      append_seq_.fetch_add(1);
+      wake_cv_.notify_all();
+      if (append_latency_) {
+        append_latency_->ObserveDuration(std::chrono::steady_clock::now() -
+                                         join->started);
+      }
+    }
+    for (ShardGroup& group : join->groups) {
+      for (uint32_t k = group.begin; k < group.end && !group.fresh; ++k)
+        group.fresh = join->shares[k].fresh > 0;
+      if (group.fresh) {
+        asio::post(shards_[group.shard],
+                   [this, join, group] { SettleOnStrand(*join, group); });
+      }
+    }
+    Finish(join);
+  }
+
+  // On the group's strand: the appended messages leave the in-flight set; stored ones
+  // join the window that answers retries as duplicates. Reads only what OnAppended
+  // wrote before posting this.
+  void SettleOnStrand(const PublishJoin& join, ShardGroup group) {
+    for (uint32_t k = group.begin; k < group.end; ++k) {
+      const Share& share = join.shares[k];
+      if (share.fresh == 0)
+        continue;
+      PartitionOwner& owner = *share.owner;
+      for (uint32_t j = share.begin; j < share.end; ++j) {
+        const uint32_t i = join.order[j];
+        if (!join.fresh[i])
+          continue;
+        const Uuid& id = *join.messages[i].msg_uuid;
+        owner.in_flight.erase(id);
+        if (share.stored)
+          Remember(owner, id);
+      }
+    }
   }
 
   void Remember(PartitionOwner& owner, const Uuid& id) {
@@ -377,14 +506,7 @@ class LogService::Impl {
     }
   }
 
-  void FinishPartition(const std::shared_ptr<PublishJoin>& join, Status status) {
-    if (!status.ok()) {
-      std::lock_guard lock(join->error_mu);
-      if (join->error.ok())
-        join->error = std::move(status);
-    }
-    if (join->remaining.fetch_sub(1) != 1)
-      return;
+  void Finish(const std::shared_ptr<PublishJoin>& join) {
     inflight_bytes_.fetch_sub(join->bytes);
     Status error;
     {
@@ -698,6 +820,9 @@ class LogService::Impl {
   const WriterOptions options_;
   asio::any_io_executor executor_;
   std::unique_ptr<wal::Store> store_;
+  // Strands owning the partitions' dedup state, partition i of all topics on strand
+  // i mod partition_strands; immutable after construction.
+  std::vector<asio::strand<asio::any_io_executor>> shards_;
   std::map<std::string, Topic> topics_;  // immutable after construction
   std::atomic<uint64_t> inflight_bytes_{0};
   std::atomic<bool> draining_{false};

@@ -1,9 +1,11 @@
 // Publisher: batches messages per topic and sends them to a broker writer's
 // POST /v1/publish, retrying until each batch is acknowledged.
 //
-// Wire form (DESIGN.md): {"topic":"telemetry","messages":[{"key":"GPU-...",
-// "msg_uuid":"<uuidv7>","payload":{...}}]} -> 200 {"accepted":N,"duplicates":M}. The
-// writer answers 200 only after the batch is durable.
+// Wire form (DESIGN.md): by default the request's flatbuffers form (broker/schema/
+// broker.fbs, Content-Type application/x-flatbuffers), so neither side builds or parses
+// a JSON document per message; PublishFormat::kJson sends {"topic":"telemetry",
+// "messages":[{"key":"GPU-...","msg_uuid":"<uuidv7>","payload":{...}}]} instead. Either
+// way the answer is 200 {"accepted":N,"duplicates":M}, only after the batch is durable.
 //
 // Delivery: at least once, exactly-once in effect. Every message gets its msg_uuid when
 // Publish() is called (a UUIDv7 unless the caller passes one) and that id is sent on
@@ -42,8 +44,16 @@
 
 namespace tp::clients {
 
+// Encoding of POST /v1/publish bodies. Both carry the same fields; the payload text is
+// embedded as it is in either.
+enum class PublishFormat {
+  kFlatbuffers,  // application/x-flatbuffers (default: cheapest for both sides)
+  kJson,         // application/json
+};
+
 struct PublisherOptions {
   std::string broker_url;  // "http://127.0.0.1:8081"
+  PublishFormat format = PublishFormat::kFlatbuffers;
   std::size_t max_batch_messages = 500;
   std::size_t max_batch_bytes = std::size_t{1} << 20;  // payload bytes per request
   std::chrono::milliseconds linger{20};

@@ -65,6 +65,14 @@ struct VerifyReport {
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 
+// One partition's share of a multi-partition append (Store::AppendManyAsync).
+struct PartitionAppend {
+  TopicPartition tp;
+  std::span<const RecordInput> records;
+};
+// Outcomes in the order of the PartitionAppends.
+using AppendManyCallback = std::function<void(std::vector<Result<AppendResult>>)>;
+
 class Store {
  public:
   // Opens the log in `dir`, creating it if missing. Creating, reopening and recovering
@@ -100,6 +108,17 @@ class Store {
   void AppendAsync(const TopicPartition& tp,
                    std::span<const RecordInput> records,
                    AppendCallback done);
+
+  // Appends several partitions' records as ONE queued operation: one group-commit entry,
+  // one write (fsync'd under kAlways, as Append), one callback. Each entry's records get
+  // consecutive offsets of its partition; entries naming the same partition follow each
+  // other in order. `done` receives one result per entry, in order, on the thread that
+  // executed the write; it must not block. Each entry is validated on its own
+  // (InvalidArgument for a bad topic, an empty entry or a record too large fails only
+  // that entry); Full, IOError, Unavailable and FailedPrecondition fail every entry
+  // that was valid. All records are encoded before this returns. An empty `appends`
+  // completes at once with no results.
+  void AppendManyAsync(std::span<const PartitionAppend> appends, AppendManyCallback done);
 
   // Reads records of `tp` starting at `from` (or at the first readable offset if `from`
   // was trimmed; each record carries its offset). Returns an empty vector at the end.

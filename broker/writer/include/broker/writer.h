@@ -2,10 +2,10 @@
 // message key; readers fetch records from offsets and commit offsets back.
 //
 // LogService is the transport-independent core. Per-partition state (the recent
-// msg_uuid window used to answer retries as duplicates) is owned by one strand per
-// partition; publish handlers post each partition's share of a batch to its strand,
-// which appends through the wal's group commit and answers only after the records are
-// durable.
+// msg_uuid window used to answer retries as duplicates) is owned by one strand; each
+// strand owns a fixed set of partitions. A publish posts its partitions' shares to their
+// strands (one hop per strand touched), then appends every share in one wal group-commit
+// entry, and answers only after the records are durable.
 #pragma once
 
 #include <chrono>
@@ -50,6 +50,10 @@ struct WriterOptions {
   uint32_t max_key_bytes = 256;
   // msg_uuids remembered per partition to answer retries as duplicates.
   uint32_t dedup_window_per_partition = 8192;
+  // Strands that own the partitions' dedup state (partition i on strand i mod this).
+  // A publish costs two hops per strand its messages touch, so fewer strands mean fewer
+  // hops; more let more publishes deduplicate in parallel.
+  uint32_t partition_strands = 4;
   std::chrono::milliseconds max_fetch_wait{30000};
 
   Status Validate() const;
