@@ -270,7 +270,15 @@ Result<WriteResult> TelemetryStore::Write(const std::vector<StoreRow>& rows) {
   TP_ASSIGN_OR_RETURN(pg::PooledConnection conn, pool_->Acquire());
   auto result = pg::Call("write telemetry batch",
                          [&] { return WriteInTransaction(conn.get(), rows); });
-  if (!result.ok() && result.status().code() == StatusCode::kUnavailable) {
+  if (result.ok()) {
+    return result;
+  }
+  // A server that goes away during COPY surfaces as a plain write failure rather than
+  // broken_connection; the connection's own state says what happened.
+  if (result.status().code() != StatusCode::kUnavailable && !conn.get().is_open()) {
+    result = Status::Unavailable(result.status().message() + " (connection lost)");
+  }
+  if (result.status().code() == StatusCode::kUnavailable) {
     conn.Discard();
   }
   return result;
