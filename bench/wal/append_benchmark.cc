@@ -163,12 +163,14 @@ void RegisterInterleaved() {
     for (int batch : {1, 100, 1000}) {
       for (int threads : {1, 4}) {
         const std::string s = sync ? "Sync" : "NoSync";
-        benchmark::RegisterBenchmark(
-            ("Wal" + s).c_str(), sync ? WalSync : WalNoSync)
-            ->Arg(batch)->Threads(threads)->UseRealTime();
-        benchmark::RegisterBenchmark(
-            ("Raw" + s).c_str(), sync ? RawSync : RawNoSync)
-            ->Arg(batch)->Threads(threads)->UseRealTime();
+        benchmark::RegisterBenchmark(("Wal" + s).c_str(), sync ? WalSync : WalNoSync)
+            ->Arg(batch)
+            ->Threads(threads)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(("Raw" + s).c_str(), sync ? RawSync : RawNoSync)
+            ->Arg(batch)
+            ->Threads(threads)
+            ->UseRealTime();
       }
     }
   }
@@ -182,7 +184,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.error_occurred)
         continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      const bool median =
+          run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       if (run.run_type != Run::RT_Iteration && !median)
         continue;
       auto it = run.counters.find("items_per_second");

@@ -76,8 +76,20 @@ void AppendArrayElement(std::string* array, std::string_view text) {
 
 constexpr std::size_t kTelemetryColumnCount = 14;
 constexpr std::array<const char*, kTelemetryColumnCount> kTelemetryColumns = {
-    "msg_uuid", "ts",          "gpu_uuid", "gpu_index", "device", "model_name", "hostname",
-    "container", "pod",        "namespace", "metric_name", "value", "labels", "labels_raw"};
+    "msg_uuid",
+    "ts",
+    "gpu_uuid",
+    "gpu_index",
+    "device",
+    "model_name",
+    "hostname",
+    "container",
+    "pod",
+    "namespace",
+    "metric_name",
+    "value",
+    "labels",
+    "labels_raw"};
 
 // One row's fields as text, in kTelemetryColumns order; nullopt is SQL NULL.
 using RowFields = std::array<std::optional<std::string>, kTelemetryColumnCount>;
@@ -157,12 +169,13 @@ constexpr const char* kTelemetryInsert =
     "INSERT INTO telemetry (msg_uuid, ts, gpu_uuid, gpu_index, device, model_name, "
     "hostname, container, pod, namespace, metric_name, value, labels, labels_raw) "
     "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int[], "
-    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-    "$12::float8[], $13::jsonb[], $14::text[]) "
+    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+    "$11::text[], $12::float8[], $13::jsonb[], $14::text[]) "
     "ON CONFLICT (msg_uuid) DO NOTHING";
 
 // Returns how many rows were new.
-std::uint64_t InsertIgnoringDuplicates(pqxx::work& tx, const std::vector<StoreRow>& rows) {
+std::uint64_t InsertIgnoringDuplicates(pqxx::work& tx,
+                                       const std::vector<StoreRow>& rows) {
   std::uint64_t inserted = 0;
   for (std::size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
     const std::size_t end = std::min(rows.size(), begin + kRowsPerStatement);
@@ -172,9 +185,21 @@ std::uint64_t InsertIgnoringDuplicates(pqxx::work& tx, const std::vector<StoreRo
     }
     columns.Close();
     const auto& a = columns.arrays;
-    const pqxx::result res = tx.exec_params(
-        kTelemetryInsert, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
-        a[10], a[11], a[12], a[13]);
+    const pqxx::result res = tx.exec_params(kTelemetryInsert,
+                                            a[0],
+                                            a[1],
+                                            a[2],
+                                            a[3],
+                                            a[4],
+                                            a[5],
+                                            a[6],
+                                            a[7],
+                                            a[8],
+                                            a[9],
+                                            a[10],
+                                            a[11],
+                                            a[12],
+                                            a[13]);
     inserted += static_cast<std::uint64_t>(res.affected_rows());
   }
   return inserted;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +30,18 @@ inline std::string Tail(const std::string& text, size_t lines = 40) {
     at = text.rfind('\n', at - 1);
   }
   return at == std::string::npos ? text : text.substr(at + 1);
+}
+
+// Calls `done` every 50 ms until it returns true or `timeout` passes.
+inline bool PollUntil(milliseconds timeout, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return true;
 }
 
 inline std::string LoopbackUrl(int port) {

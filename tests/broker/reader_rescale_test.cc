@@ -33,22 +33,12 @@ using testing::AckMessages;
 using testing::Delivery;
 using testing::LeaseMessages;
 using testing::LoopbackUrl;
+using testing::PollUntil;
 using testing::PublishBatch;
 using testing::WaitFor200;
 using testing::WaitFullyCommitted;
 
 constexpr uint32_t kPartitions = 8;
-
-bool PollUntil(milliseconds timeout, const std::function<bool()>& done) {
-  const auto deadline = steady_clock::now() + timeout;
-  while (!done()) {
-    if (steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return true;
-}
 
 // Replaces the file in one rename, so a reader never sees half of it.
 void WriteMembership(const std::filesystem::path& path, int ordinal, int replicas) {

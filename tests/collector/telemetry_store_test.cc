@@ -96,7 +96,8 @@ TEST_F(TelemetryStoreTest, ArraySyntaxCharactersAndTheWordNullStayText) {
   rec.namespace_ = "ns \"x\" \\ y";
   rec.labels_raw = R"(job="a,b",note="{x}")";
   auto plain = MakeRecord("GPU-plain", "M", "2025-07-18T20:42:35Z");
-  ASSERT_OK_AND_ASSIGN(auto res, store_->Write({{Uuid::NewV7(), rec}, {Uuid::NewV7(), plain}}));
+  ASSERT_OK_AND_ASSIGN(auto res,
+                       store_->Write({{Uuid::NewV7(), rec}, {Uuid::NewV7(), plain}}));
   EXPECT_EQ(res.inserted, 2u);
   EXPECT_EQ(Count(conninfo(),
                   "SELECT count(*) FROM telemetry WHERE gpu_uuid = 'GPU-{a,b}' AND "

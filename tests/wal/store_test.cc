@@ -351,9 +351,10 @@ TEST_F(StoreTest, InlineAndQueuedAppendsKeepEachCallersOrder) {
         std::vector<std::promise<Result<AppendResult>>> pending(kRounds);
         for (int r = 0; r < kRounds; ++r) {
           auto queued = Payloads(1, "t" + std::to_string(t) + "q" + std::to_string(r));
-          store->AppendAsync(kTp, Inputs(queued), [&pending, r](Result<AppendResult> res) {
-            pending[r].set_value(std::move(res));
-          });
+          store->AppendAsync(
+              kTp, Inputs(queued), [&pending, r](Result<AppendResult> res) {
+                pending[r].set_value(std::move(res));
+              });
           auto direct = Payloads(1, "t" + std::to_string(t) + "d" + std::to_string(r));
           auto res = store->Append(kTp, Inputs(direct));
           auto queued_res = pending[r].get_future().get();
@@ -363,7 +364,8 @@ TEST_F(StoreTest, InlineAndQueuedAppendsKeepEachCallersOrder) {
           }
           offsets[t].push_back(queued_res->first.value());
           offsets[t].push_back(res->first.value());
-          if (r % 10 == 9 && !store->Commit(kTp, "g" + std::to_string(t), res->first).ok())
+          if (r % 10 == 9 &&
+              !store->Commit(kTp, "g" + std::to_string(t), res->first).ok())
             ++failures;
         }
       });

@@ -1531,7 +1531,8 @@ Result<Offset> Store::Commit(const TopicPartition& tp,
                              const std::string& group,
                              Offset offset) {
   Completion<Result<Offset>> done;
-  impl_->Enqueue(CommitOp(tp, group, offset, done.Callback()), Impl::Execution::kRunInline);
+  impl_->Enqueue(CommitOp(tp, group, offset, done.Callback()),
+                 Impl::Execution::kRunInline);
   return done.Wait();
 }
 
