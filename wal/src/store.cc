@@ -8,11 +8,6 @@
 // that otherwise dominate a small unsynced append. Because in-memory offsets move only
 // after the write returned, readers never see a record that a crash could take back.
 //
-// Under concurrency a synced group waits, for a fraction of one fsync at most, until as
-// many operations are queued as the previous group held: callers completed by one fsync
-// come back at nearly the same moment, and without the wait the first of them would take
-// an fsync alone and leave the others for the next one.
-//
 // Trimming moves the partition's trim point and range-deletes the records below it in
 // one batch; the maintenance pass compacts trimmed ranges afterwards so the disk space is
 // actually returned.
@@ -262,9 +257,6 @@ class Store::Impl {
   void BackgroundLoop();
   // Runs `ops` (appends, commits, trims, maintenance) in order. Caller is the executor.
   void Execute(std::vector<std::unique_ptr<WriteOp>>& ops);
-  bool NeedsSync(const std::vector<std::unique_ptr<WriteOp>>& ops) const;
-  // How long a synced group may wait for more operations: half the recent fsync time.
-  std::chrono::microseconds GatherWait() const;
   void RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops, GroupCommit& gc);
   Staged* StagePartition(GroupCommit& gc, const TopicPartition& tp, bool create);
   void StageAppend(GroupCommit& gc, WriteOp* op);
@@ -319,10 +311,6 @@ class Store::Impl {
   // The writer thread or an inline caller is executing. REQUIRES: queue_mu_
   bool executing_ = false;
   std::thread writer_;
-
-  // Executor only (handed over under queue_mu_ with executing_).
-  size_t last_group_ops_ = 0;
-  std::chrono::microseconds sync_time_{0};  // moving average of synced writes
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
@@ -706,19 +694,6 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
   queue_cv_.notify_all();
 }
 
-bool Store::Impl::NeedsSync(const std::vector<std::unique_ptr<WriteOp>>& ops) const {
-  if (options_.sync == SyncPolicy::kAlways)
-    return true;
-  return std::any_of(ops.begin(), ops.end(), [](const auto& op) {
-    return op->kind == WriteOp::Kind::kCommit;
-  });
-}
-
-std::chrono::microseconds Store::Impl::GatherWait() const {
-  constexpr std::chrono::microseconds kMaxGatherWait{2000};
-  return std::min(sync_time_ / 2, kMaxGatherWait);
-}
-
 void Store::Impl::WriterLoop() {
   std::vector<std::unique_ptr<WriteOp>> ops;
   for (;;) {
@@ -730,21 +705,10 @@ void Store::Impl::WriterLoop() {
         return;  // stopping, and everything accepted was done
       executing_ = true;
       uint32_t records = 0;
-      auto take = [&] {
-        while (!queue_.empty() && records < options_.max_group_commit_records) {
-          records += queue_.front()->records;
-          ops.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      };
-      take();
-      if (!stopping_ && ops.size() < last_group_ops_ && NeedsSync(ops) &&
-          records < options_.max_group_commit_records) {
-        const auto deadline = std::chrono::steady_clock::now() + GatherWait();
-        queue_cv_.wait_until(lock, deadline, [&] {
-          return stopping_ || ops.size() + queue_.size() >= last_group_ops_;
-        });
-        take();
+      while (!queue_.empty() && records < options_.max_group_commit_records) {
+        records += queue_.front()->records;
+        ops.push_back(std::move(queue_.front()));
+        queue_.pop_front();
       }
     }
     Execute(ops);
@@ -759,7 +723,6 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
   if (std::chrono::steady_clock::now() - last_usage_refresh_ > kDiskUsageRefresh) {
     RefreshDiskUsage();
   }
-  last_group_ops_ = ops.size();
   // Appends and commits between two trims/maintenance passes share one write.
   std::vector<std::unique_ptr<WriteOp>> group;
   for (auto& op : ops) {
@@ -1014,13 +977,7 @@ Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool force_sync) {
   if (s.ok()) {
     rocksdb::WriteOptions wo;
     wo.sync = force_sync || options_.sync == SyncPolicy::kAlways;
-    const auto start = std::chrono::steady_clock::now();
     s = FromRocks(db_->Write(wo, batch), "write to log");
-    if (wo.sync) {
-      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - start);
-      sync_time_ += (took - sync_time_) / 8;
-    }
   }
   if (!s.ok() && IsPermanent(s)) {
     std::lock_guard lock(failure_mu_);
