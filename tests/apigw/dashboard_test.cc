@@ -10,6 +10,7 @@
 
 #include "apigw/gateway.h"
 #include "seed.h"
+#include "test_util.h"
 #include "tp/http/server.h"
 #include "tp/metrics/metrics.h"
 #include "tp/testing/postgres_server.h"
@@ -39,16 +40,9 @@ TEST(DashboardTest, LoadsChartsAndSwitchesGpusInChromium) {
   GatewayOptions options;
   options.database_url = conninfo;
   options.web_dir = TP_APIGW_WEB_DIR;
-  ASSERT_OK_AND_ASSIGN(auto gateway, Gateway::Create(options, &registry));
-  http::Router router;
-  ASSERT_OK(gateway->Install(router));
-  http::ServerOptions server_options;
-  server_options.listen = "127.0.0.1:0";
-  server_options.registry = &registry;
-  ASSERT_OK_AND_ASSIGN(auto http_server, http::Server::Create(server_options));
-  ASSERT_OK(http_server->Start(std::move(router)));
+  ASSERT_OK_AND_ASSIGN(auto served, testing::ServeGateway(options, &registry));
 
-  const std::string url = "http://127.0.0.1:" + std::to_string(http_server->port());
+  const std::string url = served.url();
   const std::string node_path = std::string("NODE_PATH=") + TP_APIGW_NODE_PATH;
   auto out = tp::testing::RunProcess({"/usr/bin/env",
                                       node_path,
@@ -60,7 +54,7 @@ TEST(DashboardTest, LoadsChartsAndSwitchesGpusInChromium) {
   std::cout << "browser: " << out.out << std::endl;
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(TP_APIGW_ARTIFACTS) /
                                       "dashboard.png"));
-  http_server->Stop();
+  served.server->Stop();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "apigw/gateway.h"
 #include "seed.h"
+#include "test_util.h"
 #include "tp/http/client.h"
 #include "tp/http/server.h"
 #include "tp/metrics/metrics.h"
@@ -44,17 +45,8 @@ TEST_F(SocketTest, ServesApiAndCountsRequestsPerRoute) {
   options.database_url = *conninfo_;
   options.auth_token = "t0ken";
   options.web_dir = TP_APIGW_WEB_DIR;
-  ASSERT_OK_AND_ASSIGN(auto gateway, Gateway::Create(options, &registry));
-  http::Router router;
-  ASSERT_OK(gateway->Install(router));
-  http::ServerOptions server_options;
-  server_options.listen = "127.0.0.1:0";
-  server_options.registry = &registry;
-  ASSERT_OK_AND_ASSIGN(auto server, http::Server::Create(server_options));
-  ASSERT_OK(server->Start(std::move(router)));
-  ASSERT_OK_AND_ASSIGN(
-      auto client,
-      http::Client::Create("http://127.0.0.1:" + std::to_string(server->port())));
+  ASSERT_OK_AND_ASSIGN(auto served, testing::ServeGateway(options, &registry));
+  ASSERT_OK_AND_ASSIGN(auto client, http::Client::Create(served.url()));
   const http::Headers auth = {{"Authorization", "Bearer t0ken"}};
 
   ASSERT_OK_AND_ASSIGN(auto health, client->Get("/healthz"));
@@ -91,7 +83,7 @@ TEST_F(SocketTest, ServesApiAndCountsRequestsPerRoute) {
   EXPECT_NE(metrics.body.find("code=\"400\""), std::string::npos);
   EXPECT_NE(metrics.body.find("code=\"401\""), std::string::npos);
   EXPECT_NE(metrics.body.find("http_request_duration_seconds_bucket"), std::string::npos);
-  server->Stop();
+  served.server->Stop();
 }
 
 // Starts build/bin/apigw with `env` added to the environment; returns its pid.

@@ -1,6 +1,7 @@
-// Helpers for apigw tests: running the gateway's router without sockets.
+// Helpers for apigw tests: running the gateway's router with or without sockets.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -9,8 +10,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apigw/gateway.h"
 #include "tp/http/message.h"
 #include "tp/http/router.h"
+#include "tp/http/server.h"
+#include "tp/metrics/metrics.h"
+#include "tp/status.h"
 
 namespace tp::apigw::testing {
 
@@ -43,6 +48,28 @@ inline http::Response Dispatch(const http::Router& router,
 // The body as JSON (null when it is not JSON).
 inline nlohmann::json Body(const http::Response& r) {
   return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+// A gateway behind a real HTTP server on 127.0.0.1 (any free port). The server is
+// declared last so it stops before the gateway its routes point into goes away.
+struct ServedGateway {
+  std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<http::Server> server;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+};
+
+inline Result<ServedGateway> ServeGateway(GatewayOptions options,
+                                          metrics::Registry* registry) {
+  ServedGateway served;
+  TP_ASSIGN_OR_RETURN(served.gateway, Gateway::Create(std::move(options), registry));
+  http::Router router;
+  TP_RETURN_IF_ERROR(served.gateway->Install(router));
+  http::ServerOptions server_options;
+  server_options.listen = "127.0.0.1:0";
+  server_options.registry = registry;
+  TP_ASSIGN_OR_RETURN(served.server, http::Server::Create(server_options));
+  TP_RETURN_IF_ERROR(served.server->Start(std::move(router)));
+  return served;
 }
 
 }  // namespace tp::apigw::testing
