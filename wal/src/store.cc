@@ -255,6 +255,9 @@ class Store::Impl {
 
   void WriterLoop();
   void BackgroundLoop();
+  // Moves queued ops into `ops`, oldest first, up to max_group_commit_records; with
+  // appends_only it stops at the first op that is not an append. REQUIRES: queue_mu_
+  void TakeGroup(std::vector<std::unique_ptr<WriteOp>>& ops, bool appends_only);
   // Runs `ops` (appends, commits, trims, maintenance) in order. Caller is the executor.
   void Execute(std::vector<std::unique_ptr<WriteOp>>& ops);
   void RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops, GroupCommit& gc);
@@ -659,13 +662,7 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
       ops.clear();
       {
         std::lock_guard lock(queue_mu_);
-        uint32_t records = 0;
-        while (!queue_.empty() && IsAppend(*queue_.front()) &&
-               records < options_.max_group_commit_records) {
-          records += queue_.front()->records;
-          ops.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
+        TakeGroup(ops, /*appends_only=*/true);
       }
       if (!ops.empty())
         Execute(ops);
@@ -694,6 +691,17 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
   queue_cv_.notify_all();
 }
 
+void Store::Impl::TakeGroup(std::vector<std::unique_ptr<WriteOp>>& ops,
+                            bool appends_only) {
+  uint32_t records = 0;
+  while (!queue_.empty() && (!appends_only || IsAppend(*queue_.front())) &&
+         records < options_.max_group_commit_records) {
+    records += queue_.front()->records;
+    ops.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
 void Store::Impl::WriterLoop() {
   std::vector<std::unique_ptr<WriteOp>> ops;
   for (;;) {
@@ -704,12 +712,7 @@ void Store::Impl::WriterLoop() {
       if (queue_.empty())
         return;  // stopping, and everything accepted was done
       executing_ = true;
-      uint32_t records = 0;
-      while (!queue_.empty() && records < options_.max_group_commit_records) {
-        records += queue_.front()->records;
-        ops.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      TakeGroup(ops, /*appends_only=*/false);
     }
     Execute(ops);
     {
