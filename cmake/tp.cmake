@@ -142,3 +142,24 @@ function(tp_flatbuffers)
   target_include_directories(${ARG_TARGET} ${scope} ${out_dir})
   target_link_libraries(${ARG_TARGET} ${scope} flatbuffers::flatbuffers)
 endfunction()
+
+# tp_npm_ci(STAMP var SOURCE_DIR dir BINARY_DIR dir COMMENT text)
+# Installs the npm packages pinned by SOURCE_DIR/package{,-lock}.json into
+# BINARY_DIR/node_modules at build time (`npm ci`) and sets `var` to a stamp file that
+# targets depend on; it reruns only when the package files change.
+function(tp_npm_ci)
+  cmake_parse_arguments(ARG "" "STAMP;SOURCE_DIR;BINARY_DIR;COMMENT" "" ${ARGN})
+  set(stamp ${ARG_BINARY_DIR}/node_modules/.tp-npm-ci.stamp)
+  add_custom_command(
+    OUTPUT ${stamp}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_BINARY_DIR}
+    COMMAND ${CMAKE_COMMAND} -E copy ${ARG_SOURCE_DIR}/package.json
+            ${ARG_SOURCE_DIR}/package-lock.json ${ARG_BINARY_DIR}
+    COMMAND ${TP_NPM} ci --no-audit --no-fund --loglevel=error
+    COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+    WORKING_DIRECTORY ${ARG_BINARY_DIR}
+    DEPENDS ${ARG_SOURCE_DIR}/package.json ${ARG_SOURCE_DIR}/package-lock.json
+    COMMENT "${ARG_COMMENT}"
+    VERBATIM)
+  set(${ARG_STAMP} ${stamp} PARENT_SCOPE)
+endfunction()
