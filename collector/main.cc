@@ -1,6 +1,7 @@
 // collector: leases telemetry from a broker reader and stores it in PostgreSQL.
 //   collector --reader URL --database-url URL [--listen ADDR] [--group collectors]
 //             [--batch 500] [--lease-seconds 30] [--inflight 2] [--migrate]
+//             [--gpu-seen-resolution-ms 5000]
 // Every flag also reads its environment variable (--database-url -> DATABASE_URL).
 #include <atomic>
 #include <condition_variable>
@@ -37,6 +38,7 @@ struct Flags {
   int lease_seconds = 30;
   int inflight = 2;
   int wait_ms = 1000;
+  int gpu_seen_resolution_ms = 5000;
   bool migrate = false;
   tp::LogFlags log;
 };
@@ -110,9 +112,8 @@ tp::Status Migrate(const std::string& conninfo) {
 
 int Run(const Flags& flags) {
   auto log = tp::Logger("collector");
-  if (flags.batch < 1 || flags.lease_seconds < 1 || flags.inflight < 1 ||
-      flags.wait_ms < 0) {
-    log->error("--batch, --lease-seconds and --inflight must be >= 1");
+  if (flags.lease_seconds < 1 || flags.inflight < 1) {
+    log->error("--lease-seconds and --inflight must be >= 1");
     return 2;
   }
   if (tp::Status s = tp::pg::ValidateConnectionString(flags.database_url); !s.ok()) {
@@ -134,7 +135,9 @@ int Run(const Flags& flags) {
     log->error("database pool: {}", pool.status().ToString());
     return 2;
   }
-  tp::collector::TelemetryStore store(*pool);
+  tp::collector::TelemetryStore store(
+      *pool,
+      {.gpu_seen_resolution = std::chrono::milliseconds(flags.gpu_seen_resolution_ms)});
 
   tp::clients::ConsumerOptions consumer_options;
   consumer_options.reader_url = flags.reader;
@@ -224,12 +227,22 @@ int main(int argc, char** argv) {
   app.add_option("--group", flags.group, "Consumer group")->capture_default_str();
   app.add_option("--topic", flags.topic, "Topic to consume")->capture_default_str();
   app.add_option("--consumer-id", flags.consumer_id, "Consumer id (default host-pid)");
-  app.add_option("--batch", flags.batch, "Messages per lease")->capture_default_str();
+  // 1000 is the most a reader ever leases at once (its --max-lease-batch may be lower).
+  app.add_option("--batch", flags.batch, "Messages per lease")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--lease-seconds", flags.lease_seconds, "Lease visibility timeout")
       ->capture_default_str();
   app.add_option("--inflight", flags.inflight, "Leases in flight (worker threads)")
       ->capture_default_str();
+  // 30 s is the longest long-poll a reader grants by default.
   app.add_option("--wait-ms", flags.wait_ms, "Long-poll wait per lease request")
+      ->check(CLI::Range(0, 30000))
+      ->capture_default_str();
+  app.add_option("--gpu-seen-resolution-ms",
+                 flags.gpu_seen_resolution_ms,
+                 "How far gpus.last_seen may lag the newest row of its GPU (0: exact)")
+      ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
   app.add_flag("--migrate", flags.migrate, "Apply schema migrations at start-up");
   tp::AddLogFlags(app, &flags.log);

@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="${BIN_DIR:-$root/build/bin}"
-rows=50000 streamers=2 collectors=2
+rows=100000 streamers=2 collectors=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) rows=$2; shift ;;
@@ -68,30 +68,65 @@ for i in $(seq 1 "$collectors"); do
   [ -n "$addr" ] || { echo "collector $i did not start; see $work" >&2; exit 1; }
   metrics_urls+=("http://$addr/metrics")
 done
-stored() {
-  local total=0 n
-  for url in "${metrics_urls[@]}"; do
-    n=$(curl -fs "$url" | awk '$1 == "collector_rows_stored_total" {print int($2)}')
-    total=$((total + ${n:-0}))
-  done
+# Sum of one counter over every collector's /metrics: one curl for all of them, parsed by
+# bash itself, because this runs in the measured loop on the same 2 cores.
+collector_counter() {
+  local total=0 name value
+  while read -r name value; do
+    [ "$name" = "$1" ] && total=$((total + ${value%%.*}))
+  done < <(curl -fs "${metrics_urls[@]}")
   echo "$total"
 }
+stored() { collector_counter collector_rows_stored_total; }
+
+# CPU time per component, in clock ticks: what the pipeline costs besides PostgreSQL's
+# own share is where it loses against COPY. Streamers exit when done, so their last
+# sample (taken every poll, at most 0.2 s old) stands for their total.
+TICKS=0
+ticks() {  # sets TICKS for pid $1 (0 once it is gone) without forking
+  local f
+  TICKS=0
+  if read -r -a f 2>/dev/null <"/proc/$1/stat"; then TICKS=$((f[13] + f[14])); fi
+}
+sum_ticks() {
+  local total=0 pid
+  for pid in "$@"; do ticks "$pid"; total=$((total + TICKS)); done
+  TICKS=$total
+}
+pg_pids() { local master; master=$(head -n 1 "$work/pg/postmaster.pid"); echo "$master" $(ps -o pid= --ppid "$master"); }
+broker_pid=${pids[0]}
+collector_pids=("${pids[@]:1}")
+ticks "$broker_pid"; cpu0_broker=$TICKS
+sum_ticks "${collector_pids[@]}"; cpu0_collectors=$TICKS
+sum_ticks $(pg_pids); cpu0_pg=$TICKS
 
 per=$((rows / streamers))
 rows=$((per * streamers))
 start=$(now)
+streamer_pids=()
 for i in $(seq 0 $((streamers - 1))); do
   "$bin/streamer" --log-format text --broker "http://127.0.0.1:$port" \
     --csv "$root/data/dcgm_metrics_20250718_134233.csv" --count "$per" \
     --listen 127.0.0.1:0 >"$work/streamer$i.log" 2>&1 &
   pids+=($!)
+  streamer_pids+=($!)
 done
+declare -A streamer_cpu
 deadline=$(( $(date +%s) + 600 ))
 while [ "$(stored)" -lt "$rows" ]; do
   [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out; see $work" >&2; exit 1; }
-  sleep 0.1
+  for pid in "${streamer_pids[@]}"; do
+    ticks "$pid"
+    [ "$TICKS" -gt 0 ] && streamer_cpu[$pid]=$TICKS
+  done
+  sleep 0.2
 done
 pipeline_s=$(echo "$(now) - $start" | bc -l)
+ticks "$broker_pid"; cpu_broker=$((TICKS - cpu0_broker))
+sum_ticks "${collector_pids[@]}"; cpu_collectors=$((TICKS - cpu0_collectors))
+sum_ticks $(pg_pids); cpu_pg=$((TICKS - cpu0_pg))
+cpu_streamers=0
+for pid in "${streamer_pids[@]}"; do cpu_streamers=$((cpu_streamers + ${streamer_cpu[$pid]:-0})); done
 in_table=$(q 'SELECT count(*) FROM telemetry')
 [ "$in_table" -eq "$rows" ] || { echo "telemetry has $in_table rows, expected $rows" >&2; exit 1; }
 
@@ -114,3 +149,13 @@ printf 'rows %d, %d streamers, %d collectors, broker sync=always, PostgreSQL dur
 printf 'pipeline  %10.0f rows/s  (%.2f s)\n' "$pipeline_rate" "$pipeline_s"
 printf 'raw COPY  %10.0f rows/s  (%.2f s)\n' "$copy_rate" "$copy_s"
 printf 'pipeline / raw COPY = %.2f\n' "$(echo "$pipeline_rate / $copy_rate" | bc -l)"
+leases=$(collector_counter collector_leases_total)
+printf 'collector transactions %d, %.0f rows each\n' "$leases" "$(echo "$rows / $leases" | bc -l)"
+hz=$(getconf CLK_TCK)
+printf 'CPU during the pipeline phase, µs per row (cores busy):\n'
+for part in streamers broker collectors pg; do
+  t=$(eval echo "\$cpu_$part")
+  printf '  %-10s %7.1f  (%.2f)\n' "$part" "$(echo "$t * 1000000 / $hz / $rows" | bc -l)" \
+    "$(echo "$t / $hz / $pipeline_s" | bc -l)"
+done
+printf '  raw COPY   %7.1f  (PostgreSQL wall time per row)\n' "$(echo "$copy_s * 1000000 / $rows" | bc -l)"

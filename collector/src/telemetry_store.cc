@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,12 +38,30 @@ std::string LabelsJson(const std::string& raw) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// What one batch says about one GPU.
 struct GpuAggregate {
   const telemetry::TelemetryRecord* latest = nullptr;
   telemetry::Timestamp first{};
   telemetry::Timestamp last{};
   std::set<std::string> metrics;
 };
+using GpuAggregates = std::map<std::string, GpuAggregate>;  // by gpu_uuid: lock order
+
+GpuAggregates AggregateGpus(const std::vector<StoreRow>& rows) {
+  GpuAggregates gpus;
+  for (const auto& row : rows) {
+    const auto& r = row.record;
+    auto [it, fresh] = gpus.try_emplace(r.uuid);
+    GpuAggregate& g = it->second;
+    if (fresh || r.timestamp >= g.last) {
+      g.latest = &r;
+    }
+    g.first = fresh ? r.timestamp : std::min(g.first, r.timestamp);
+    g.last = fresh ? r.timestamp : std::max(g.last, r.timestamp);
+    g.metrics.insert(r.metric_name);
+  }
+  return gpus;
+}
 
 constexpr const char* kGpuUpsertTail = R"(
 ON CONFLICT (gpu_uuid) DO UPDATE SET
@@ -205,26 +225,16 @@ std::uint64_t InsertIgnoringDuplicates(pqxx::work& tx,
   return inserted;
 }
 
+// `gpus`: the batch's GPUs that need the upsert.
 WriteResult WriteInTransaction(pqxx::connection& conn,
-                               const std::vector<StoreRow>& rows) {
+                               const std::vector<StoreRow>& rows,
+                               const GpuAggregates& gpus) {
   pqxx::work tx(conn, "collector_write");
   WriteResult result;
   result.inserted = CopyRows(tx, rows) ? rows.size() : InsertIgnoringDuplicates(tx, rows);
   result.duplicates = rows.size() - result.inserted;
 
-  std::map<std::string, GpuAggregate> gpus;  // ordered by gpu_uuid: lock order
-  for (const auto& row : rows) {
-    const auto& r = row.record;
-    auto [it, fresh] = gpus.try_emplace(r.uuid);
-    GpuAggregate& g = it->second;
-    if (fresh || r.timestamp >= g.last) {
-      g.latest = &r;
-    }
-    g.first = fresh ? r.timestamp : std::min(g.first, r.timestamp);
-    g.last = fresh ? r.timestamp : std::max(g.last, r.timestamp);
-    g.metrics.insert(r.metric_name);
-  }
-  // One statement for every GPU of the batch: the upsert locks each GPU's row until
+  // One statement for the GPUs of the batch: the upsert locks each GPU's row until
   // COMMIT, and concurrent writers queue on those locks, so the time between the first
   // lock and the commit is what bounds the collectors' combined throughput. Rows come
   // in gpu_uuid order, so two writers always lock in the same order.
@@ -268,6 +278,68 @@ WriteResult WriteInTransaction(pqxx::connection& conn,
 
 }  // namespace
 
+// What this store last committed to gpus, per GPU: a hint that lets a batch leave out
+// the GPUs whose row it would not change by more than the resolution. Only committed
+// transactions update it, so a failed one never hides a GPU.
+class TelemetryStore::GpuCache {
+ public:
+  explicit GpuCache(std::chrono::microseconds resolution) : resolution_(resolution) {}
+
+  void DropCovered(GpuAggregates* gpus) const {
+    std::lock_guard lock(mu_);
+    std::erase_if(*gpus, [&](const auto& entry) {
+      const auto it = committed_.find(entry.first);
+      return it != committed_.end() && Covers(it->second, entry.second);
+    });
+  }
+
+  void Committed(const GpuAggregates& gpus) {
+    std::lock_guard lock(mu_);
+    if (committed_.size() + gpus.size() > kMaxGpus) {
+      committed_.clear();  // a fleet this big only costs some extra upserts
+    }
+    for (const auto& [uuid, g] : gpus) {
+      auto [it, fresh] = committed_.try_emplace(uuid);
+      CommittedGpu& c = it->second;
+      if (fresh || g.last >= c.last) {
+        c.hostname = g.latest->hostname;
+        c.gpu_index = g.latest->gpu_id;
+        c.device = g.latest->device;
+        c.model_name = g.latest->model_name;
+      }
+      c.first = fresh ? g.first : std::min(c.first, g.first);
+      c.last = fresh ? g.last : std::max(c.last, g.last);
+      c.metrics.insert(g.metrics.begin(), g.metrics.end());
+    }
+  }
+
+ private:
+  static constexpr std::size_t kMaxGpus = 100'000;
+
+  struct CommittedGpu {
+    std::string hostname;
+    int gpu_index = 0;
+    std::string device;
+    std::string model_name;
+    telemetry::Timestamp first{};
+    telemetry::Timestamp last{};
+    std::set<std::string> metrics;
+  };
+
+  bool Covers(const CommittedGpu& c, const GpuAggregate& g) const {
+    const auto& r = *g.latest;
+    return g.first >= c.first && g.last <= c.last + resolution_ &&
+           r.hostname == c.hostname && r.gpu_id == c.gpu_index && r.device == c.device &&
+           r.model_name == c.model_name &&
+           std::includes(
+               c.metrics.begin(), c.metrics.end(), g.metrics.begin(), g.metrics.end());
+  }
+
+  const std::chrono::microseconds resolution_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, CommittedGpu> committed_;
+};
+
 Status ValidateForStorage(const telemetry::TelemetryRecord& r) {
   for (const std::string* s : {&r.metric_name,
                                &r.device,
@@ -285,17 +357,24 @@ Status ValidateForStorage(const telemetry::TelemetryRecord& r) {
   return Status::Ok();
 }
 
-TelemetryStore::TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool)
-    : pool_(std::move(pool)) {}
+TelemetryStore::TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool,
+                               TelemetryStoreOptions options)
+    : pool_(std::move(pool)),
+      gpus_(std::make_unique<GpuCache>(options.gpu_seen_resolution)) {}
+
+TelemetryStore::~TelemetryStore() = default;
 
 Result<WriteResult> TelemetryStore::Write(const std::vector<StoreRow>& rows) {
   if (rows.empty()) {
     return WriteResult{};
   }
+  GpuAggregates gpus = AggregateGpus(rows);
+  gpus_->DropCovered(&gpus);
   TP_ASSIGN_OR_RETURN(pg::PooledConnection conn, pool_->Acquire());
   auto result = pg::Call("write telemetry batch",
-                         [&] { return WriteInTransaction(conn.get(), rows); });
+                         [&] { return WriteInTransaction(conn.get(), rows, gpus); });
   if (result.ok()) {
+    gpus_->Committed(gpus);
     return result;
   }
   // A server that goes away during COPY surfaces as a plain write failure rather than

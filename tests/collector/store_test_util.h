@@ -38,14 +38,20 @@ inline Status MigrateUp(const std::string& conninfo) {
   return Status::Ok();
 }
 
-inline long long Count(const std::string& conninfo, const std::string& sql) {
+// The single value `sql` returns, as T.
+template <typename T>
+T QueryValue(const std::string& conninfo, const std::string& sql) {
   auto conn = pg::Connect(conninfo);
   EXPECT_TRUE(conn.ok()) << conn.status().ToString();
   if (!conn.ok()) {
-    return -1;
+    return T{};
   }
   pqxx::nontransaction tx(**conn);
-  return tx.exec1(sql)[0].as<long long>();
+  return tx.exec1(sql)[0].as<T>();
+}
+
+inline long long Count(const std::string& conninfo, const std::string& sql) {
+  return QueryValue<long long>(conninfo, sql);
 }
 
 }  // namespace tp::collector::testing

@@ -143,6 +143,51 @@ TEST_F(TelemetryStoreTest, GpusTableIsKeptCurrent) {
   EXPECT_EQ(r[1][4].as<std::string>(), "TEMP");
 }
 
+// The store leaves a GPU out of the gpus upsert while a batch moves its last_seen by
+// less than the resolution (5 s by default); anything else about the GPU is written.
+TEST_F(TelemetryStoreTest, GpusLastSeenLagsByAtMostTheResolution) {
+  auto write = [&](TelemetryStore& store, telemetry::TelemetryRecord rec) {
+    ASSERT_OK(store.Write({{Uuid::NewV7(), std::move(rec)}}).status());
+  };
+  auto row = [&] {
+    return testing::QueryValue<std::string>(
+        conninfo(),
+        "SELECT coalesce((SELECT to_char(last_seen AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') "
+        "|| ' ' || hostname || ' ' || array_to_string(metric_names, ',') FROM gpus "
+        "WHERE gpu_uuid = 'GPU-a'), 'missing')");
+  };
+  write(*store_, MakeRecord("GPU-a", "TEMP", "2025-07-18T10:00:00Z"));
+  EXPECT_EQ(row(), "10:00:00.000 host-1 TEMP");
+  write(*store_, MakeRecord("GPU-a", "TEMP", "2025-07-18T10:00:04Z"));
+  EXPECT_EQ(row(), "10:00:00.000 host-1 TEMP");  // within 5 s: left out
+  write(*store_, MakeRecord("GPU-a", "UTIL", "2025-07-18T10:00:04.5Z"));
+  EXPECT_EQ(row(), "10:00:04.500 host-1 TEMP,UTIL");  // a new metric is always written
+  write(*store_, MakeRecord("GPU-a", "TEMP", "2025-07-18T10:00:09.5Z"));
+  EXPECT_EQ(row(), "10:00:04.500 host-1 TEMP,UTIL");
+  write(*store_, MakeRecord("GPU-a", "TEMP", "2025-07-18T10:00:09.501Z"));
+  EXPECT_EQ(row(), "10:00:09.501 host-1 TEMP,UTIL");  // past the resolution
+  auto moved = MakeRecord("GPU-a", "TEMP", "2025-07-18T10:00:10Z");
+  moved.hostname = "host-2";
+  write(*store_, moved);
+  EXPECT_EQ(row(), "10:00:10.000 host-2 TEMP,UTIL");  // changed attributes
+
+  // The cache is a hint: a row deleted behind its back comes back within the resolution.
+  EXPECT_EQ(Count(conninfo(),
+                  "WITH d AS (DELETE FROM gpus RETURNING 1) SELECT count(*) FROM d"),
+            1);
+  moved.timestamp += std::chrono::seconds(4);
+  write(*store_, moved);
+  EXPECT_EQ(row(), "missing");
+  moved.timestamp += std::chrono::seconds(2);
+  write(*store_, moved);
+  EXPECT_EQ(row(), "10:00:16.000 host-2 TEMP");
+
+  TelemetryStore exact(pool_, {.gpu_seen_resolution = std::chrono::microseconds(0)});
+  moved.timestamp += std::chrono::milliseconds(1);
+  write(exact, moved);
+  EXPECT_EQ(row(), "10:00:16.001 host-2 TEMP");
+}
+
 TEST_F(TelemetryStoreTest, PoisonTextIsRejectedBeforeTheDatabase) {
   auto rec = MakeRecord("GPU-a", "M", "2025-07-18T20:42:34Z");
   EXPECT_OK(ValidateForStorage(rec));

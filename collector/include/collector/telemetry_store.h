@@ -1,17 +1,25 @@
 // TelemetryStore: writes validated telemetry rows to PostgreSQL, exactly once in effect.
 //
-// One Write() is one transaction: a multi-row INSERT INTO telemetry ... ON CONFLICT
-// (msg_uuid) DO NOTHING (which tolerates duplicates inside the statement, unlike DO
-// UPDATE) plus the gpus upsert of docs/SCHEMA.md, one row per GPU of the batch, in
-// gpu_uuid order (so concurrent collectors lock gpus rows in one order and cannot
-// deadlock). Redelivered rows are skipped by the unique msg_uuid, so retrying a Write
-// whose outcome is unknown is always safe.
+// One Write() is one transaction: the rows go in by COPY inside a savepoint; a batch that
+// holds an already stored msg_uuid falls back to INSERT ... ON CONFLICT (msg_uuid) DO
+// NOTHING. Then the gpus upsert of docs/SCHEMA.md, one row per GPU of the batch that
+// needs it, in gpu_uuid order (so concurrent collectors lock gpus rows in one order and
+// cannot deadlock). Redelivered rows are skipped by the unique msg_uuid, so retrying a
+// Write whose outcome is unknown is always safe.
+//
+// The gpus upsert is the costliest part of a batch for PostgreSQL when every batch
+// touches every GPU, so the store remembers what it last committed per GPU and leaves a
+// GPU out while the batch only moves its last_seen forward by less than
+// `gpu_seen_resolution`: a new GPU, an earlier first_seen, a new metric name or changed
+// attributes are always written. gpus.last_seen may then lag the newest stored row by up
+// to that resolution (per collector; the upsert keeps the greatest).
 //
 // Durability: Write returns OK only after COMMIT succeeded.
 // Thread-safety: Write may be called from many threads; each call leases its own pooled
 // connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,9 +46,17 @@ struct WriteResult {
 // text field): such a message is poison, not a database failure. InvalidArgument.
 Status ValidateForStorage(const telemetry::TelemetryRecord& record);
 
+struct TelemetryStoreOptions {
+  // How far gpus.last_seen may lag behind the newest stored row of its GPU; 0 writes
+  // every batch's GPUs.
+  std::chrono::microseconds gpu_seen_resolution = std::chrono::seconds(5);
+};
+
 class TelemetryStore {
  public:
-  explicit TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool);
+  explicit TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool,
+                          TelemetryStoreOptions options = {});
+  ~TelemetryStore();
 
   // Stores `rows` in one transaction (see the file comment). An empty batch is a no-op.
   // Errors (nothing was committed; retry later, the write is idempotent):
@@ -55,7 +71,10 @@ class TelemetryStore {
   Status Ping();
 
  private:
+  class GpuCache;
+
   std::shared_ptr<pg::ConnectionPool> pool_;
+  std::unique_ptr<GpuCache> gpus_;
 };
 
 }  // namespace tp::collector
