@@ -1,11 +1,14 @@
 #include "clients/consumer.h"
 
+#include <limits>
 #include <thread>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tp/http/client.h"
+#include "tp/json_scan.h"
 
 namespace tp::clients {
 namespace {
@@ -52,10 +55,11 @@ struct Consumer::Impl {
   ConsumerOptions options;
   std::unique_ptr<http::Client> client;
 
-  Result<Json> Call(std::string_view target,
-                    const Json& body,
-                    std::chrono::milliseconds timeout,
-                    int attempts) {
+  // The 2xx answer's body ("{}" when there is none), retrying transient failures.
+  Result<std::string> CallForText(std::string_view target,
+                                  const Json& body,
+                                  std::chrono::milliseconds timeout,
+                                  int attempts) {
     const std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     Status last;
     for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -65,19 +69,12 @@ struct Consumer::Impl {
       auto r = client->Request("POST", target, text, "application/json", {}, timeout);
       if (!r.ok()) {
         last = r.status().WithContext(target);
-      } else if (r->status == 204) {
-        return Json::object();
       } else if (r->status < 200 || r->status >= 300) {
         last = StatusForHttp(*r, target);
+      } else if (r->status == 204 || r->body.empty()) {
+        return std::string("{}");
       } else {
-        auto parsed = Json::parse(r->body, nullptr, false);
-        if (r->body.empty()) {
-          return Json::object();
-        }
-        if (!parsed.is_object()) {
-          return Status::Internal(fmt::format("{}: answer is not a JSON object", target));
-        }
-        return parsed;
+        return std::move(r->body);
       }
       if (!Transient(last)) {
         return last;
@@ -85,7 +82,64 @@ struct Consumer::Impl {
     }
     return last;
   }
+
+  Result<Json> Call(std::string_view target,
+                    const Json& body,
+                    std::chrono::milliseconds timeout,
+                    int attempts) {
+    TP_ASSIGN_OR_RETURN(std::string text, CallForText(target, body, timeout, attempts));
+    auto parsed = Json::parse(text, nullptr, false);
+    if (!parsed.is_object()) {
+      return Status::Internal(fmt::format("{}: answer is not a JSON object", target));
+    }
+    return parsed;
+  }
 };
+
+namespace {
+
+// Reads one element of a lease answer's "messages". The payload is kept as the text the
+// reader sent: the collector parses it once, with no document built in between.
+Status ReadLeasedMessage(json_scan::Value m, LeasedMessage* out) {
+  using json_scan::Kind;
+  bool has_uuid = false;
+  out->payload = "null";
+  auto integer = [](std::string_view key, json_scan::Value v, auto* field) {
+    using Field = std::remove_pointer_t<decltype(field)>;
+    auto n = json_scan::ToInt64(v);
+    if (!n.ok()) {
+      return Status::Internal(fmt::format("{}: {}", key, n.status().message()));
+    }
+    if (*n < std::numeric_limits<Field>::min() ||
+        *n > std::numeric_limits<Field>::max()) {
+      return Status::Internal(fmt::format("{}: {} is out of range", key, *n));
+    }
+    *field = static_cast<Field>(*n);
+    return Status::Ok();
+  };
+  TP_RETURN_IF_ERROR(
+      json_scan::ForEachMember(m, [&](std::string_view key, json_scan::Value v) {
+        if (key == "msg_uuid") {
+          if (v.kind != Kind::kString) {
+            return Status::Internal("msg_uuid: expected a string");
+          }
+          out->msg_uuid = json_scan::DecodeString(v);
+          has_uuid = true;
+        } else if (key == "partition") {
+          return integer(key, v, &out->partition);
+        } else if (key == "offset") {
+          return integer(key, v, &out->offset);
+        } else if (key == "attempt") {
+          return integer(key, v, &out->attempt);
+        } else if (key == "payload") {
+          out->payload.assign(v.text);
+        }
+        return Status::Ok();
+      }));
+  return has_uuid ? Status::Ok() : Status::Internal("a message without msg_uuid");
+}
+
+}  // namespace
 
 Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Consumer::~Consumer() = default;
@@ -123,35 +177,32 @@ Result<LeaseResponse> Consumer::Lease(const LeaseRequest& request) {
                {"wait_ms", request.wait.count()}};
   const auto sent_at = std::chrono::steady_clock::now();
   TP_ASSIGN_OR_RETURN(
-      Json answer,
-      impl_->Call("/v1/lease", body, request.wait + impl_->options.request_timeout, 1));
+      std::string answer,
+      impl_->CallForText(
+          "/v1/lease", body, request.wait + impl_->options.request_timeout, 1));
   LeaseResponse lease;
   lease.deadline = sent_at + request.lease_seconds;
-  try {
-    if (answer.contains("lease_id") && answer["lease_id"].is_string()) {
-      lease.lease_id = answer["lease_id"].get<std::string>();
-    }
-    if (answer.contains("expires_at") && answer["expires_at"].is_string()) {
-      lease.expires_at = answer["expires_at"].get<std::string>();
-    }
-    if (answer.contains("messages") && answer["messages"].is_array()) {
-      const auto& messages = answer["messages"];
-      lease.messages.reserve(messages.size());
-      for (const auto& m : messages) {
-        LeasedMessage out;
-        out.msg_uuid = m.at("msg_uuid").get<std::string>();
-        out.partition = m.value("partition", 0);
-        out.offset = m.value("offset", std::int64_t{0});
-        out.attempt = m.value("attempt", 0);
-        const auto it = m.find("payload");
-        out.payload = it == m.end()
-                          ? std::string("null")
-                          : it->dump(-1, ' ', false, Json::error_handler_t::replace);
-        lease.messages.push_back(std::move(out));
-      }
-    }
-  } catch (const Json::exception& e) {
-    return Status::Internal(fmt::format("/v1/lease: unexpected answer: {}", e.what()));
+  auto doc = json_scan::Parse(answer);
+  if (!doc.ok() || doc->kind != json_scan::Kind::kObject) {
+    return Status::Internal("/v1/lease: answer is not a JSON object");
+  }
+  Status read =
+      json_scan::ForEachMember(*doc, [&](std::string_view key, json_scan::Value v) {
+        using json_scan::Kind;
+        if (key == "lease_id" && v.kind == Kind::kString) {
+          lease.lease_id = json_scan::DecodeString(v);
+        } else if (key == "expires_at" && v.kind == Kind::kString) {
+          lease.expires_at = json_scan::DecodeString(v);
+        } else if (key == "messages" && v.kind == Kind::kArray) {
+          return json_scan::ForEachElement(v, [&](json_scan::Value m) {
+            return ReadLeasedMessage(m, &lease.messages.emplace_back());
+          });
+        }
+        return Status::Ok();
+      });
+  if (!read.ok()) {
+    return Status::Internal(
+        fmt::format("/v1/lease: unexpected answer: {}", read.message()));
   }
   if (!lease.messages.empty() && lease.lease_id.empty()) {
     return Status::Internal("/v1/lease: messages without a lease_id");

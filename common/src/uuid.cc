@@ -3,20 +3,9 @@
 #include <chrono>
 #include <random>
 
+#include "tp/hex.h"
+
 namespace tp {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 Result<Uuid> Uuid::Parse(std::string_view text) {
   constexpr size_t kCanonicalLength = 36;

@@ -144,6 +144,45 @@ TEST_F(ConsumerTest, AckRetriesServerErrorsButNotClientErrors) {
   EXPECT_NE(r.status().message().find("max too big"), std::string::npos);
 }
 
+// The payload arrives as the reader wrote it; an answer that breaks the contract is
+// Internal, naming what is wrong, and never a partial lease.
+TEST_F(ConsumerTest, LeaseAnswerIsReadStrictly) {
+  const std::string payload = "{ \"k\": \"caf\\u00e9\", \"n\": [1, 2.5e3] }";
+  broker_->Script("/v1/lease",
+                  {ScriptedAnswer{200,
+                                  R"({"lease_id":"l\u0031","expires_at":"x","extra":{},)"
+                                  R"("messages":[{"msg_uuid":"u1","partition":3,)"
+                                  R"("offset":9007199254740993,"attempt":2,"payload":)" +
+                                      payload + "}]}"}});
+  ASSERT_OK_AND_ASSIGN(LeaseResponse lease, consumer_->Lease(Request()));
+  EXPECT_EQ(lease.lease_id, "l1");
+  ASSERT_EQ(lease.messages.size(), 1u);
+  EXPECT_EQ(lease.messages[0].payload, payload);
+  EXPECT_EQ(lease.messages[0].offset, 9007199254740993);
+  EXPECT_EQ(lease.messages[0].attempt, 2);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"lease_id":"l","messages":[{"msg_uuid":"u1")", "not a JSON object"},
+      {R"([])", "not a JSON object"},
+      {R"({"lease_id":"l","messages":[{"partition":1}]})", "without msg_uuid"},
+      {R"({"lease_id":"l","messages":[{"msg_uuid":7}]})", "msg_uuid: expected a string"},
+      {R"({"lease_id":"l","messages":[{"msg_uuid":"u","partition":"1"}]})",
+       "partition: expected an integer, got string"},
+      {R"({"lease_id":"l","messages":[{"msg_uuid":"u","attempt":1.5}]})",
+       "attempt: expected an integer, got 1.5"},
+      {R"({"lease_id":"l","messages":[{"msg_uuid":"u","partition":4294967296}]})",
+       "partition: 4294967296 is out of range"},
+      {R"({"messages":[{"msg_uuid":"u"}]})", "messages without a lease_id"}};
+  for (const auto& [body, expected] : bad) {
+    broker_->Script("/v1/lease", {ScriptedAnswer{200, body}});
+    auto r = consumer_->Lease(Request());
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.status().code(), StatusCode::kInternal) << body;
+    EXPECT_NE(r.status().message().find(expected), std::string::npos)
+        << body << " -> " << r.status().ToString();
+  }
+}
+
 TEST_F(ConsumerTest, ServerErrorOnLeaseIsUnavailableAndNotRetried) {
   broker_->Script("/v1/lease", {ScriptedAnswer{500}});
   EXPECT_EQ(consumer_->Lease(Request()).status().code(), StatusCode::kUnavailable);

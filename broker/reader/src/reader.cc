@@ -45,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline.h"
+#include "tp/json_scan.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
 
@@ -639,7 +640,7 @@ void Reader::Impl::ReplayLoop(std::shared_ptr<Pipeline> p,
         rec.msg_uuid = r.msg_uuid;
         rec.key = std::move(r.key);
         rec.publish_time_us = r.publish_time_us;
-        rec.payload_is_json = nlohmann::json::accept(r.payload);
+        rec.payload_is_json = json_scan::IsValid(r.payload);
         rec.payload = std::make_shared<const std::string>(std::move(r.payload));
         in.next_from = std::max(in.next_from, r.offset + 1);
         in.records.push_back(std::move(rec));

@@ -6,6 +6,7 @@
 
 #include "broker/writer.h"
 #include "tp/http/message.h"
+#include "tp/json_scan.h"
 #include "wire.h"
 
 namespace tp::broker {
@@ -45,13 +46,6 @@ Response ProblemFor(const Status& s,
 bool IsFlatbuffers(const Request& req) {
   auto ct = req.Header("Content-Type");
   return ct && ct->starts_with(wire::kContentType);
-}
-
-// True when `text` is one well-formed JSON object (surrounding whitespace allowed).
-// json::accept runs the parser without building a document.
-bool IsJsonObjectText(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  return first != std::string_view::npos && text[first] == '{' && json::accept(text);
 }
 
 // Parses the JSON publish body; on error fills `problem` naming the field.
@@ -124,7 +118,7 @@ asio::awaitable<Response> HandlePublish(LogService& service, Request req) {
     }
     // The payload bytes are stored as they came: validated without building a tree.
     for (size_t i = 0; i < messages.size(); ++i) {
-      if (!IsJsonObjectText(messages[i].payload)) {
+      if (!json_scan::IsObject(messages[i].payload)) {
         const std::string field = "messages[" + std::to_string(i) + "].payload";
         co_return Problem(400, "Bad Request", field + ": must be a JSON object", field);
       }

@@ -4,18 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "tp/hex.h"
+
 namespace tp::http {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 Result<std::uint16_t> ParsePort(std::string_view text, bool allow_zero) {
   unsigned value = 0;

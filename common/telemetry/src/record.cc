@@ -1,78 +1,157 @@
 #include "tp/telemetry/record.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "tp/json_scan.h"
+
 namespace tp::telemetry {
 namespace {
 
+using json_scan::Kind;
+using json_scan::Value;
 using nlohmann::json;
 
 Status FieldError(std::string_view field, std::string_view why) {
   return Status::InvalidArgument(std::string(field) + ": " + std::string(why));
 }
 
-// The JSON type name for error messages ("number", "object", ...).
-std::string TypeName(const json& v) {
-  return v.type_name();
+std::string TypeName(Value v) {
+  return std::string(json_scan::KindName(v.kind));
 }
 
-// Finds `key`, else `alias` (may be empty); nullptr when neither is present. `*used`
-// receives the key found, for error messages.
-const json* Find(const json& object,
-                 std::string_view key,
-                 std::string_view alias,
-                 std::string_view* used) {
-  auto it = object.find(key);
-  if (it != object.end()) {
+// The members a message may have, collected in one pass over its text. A key given twice
+// keeps its last value, as a JSON document would.
+class MessageFields {
+ public:
+  Status Collect(Value object) {
+    return json_scan::ForEachMember(object, [this](std::string_view key, Value v) {
+      for (std::size_t i = 0; i < kKeys.size(); ++i) {
+        if (kKeys[i] == key) {
+          values_[i] = v;
+          break;
+        }
+      }
+      return Status::Ok();
+    });
+  }
+
+  // Finds `key`, else `alias` (may be empty); nullopt when neither is present. `*used`
+  // receives the key found, for error messages.
+  std::optional<Value> Find(std::string_view key,
+                            std::string_view alias,
+                            std::string_view* used) const {
     *used = key;
-    return &*it;
-  }
-  if (!alias.empty()) {
-    it = object.find(alias);
-    if (it != object.end()) {
-      *used = alias;
-      return &*it;
+    if (auto v = Get(key)) {
+      return v;
     }
+    if (!alias.empty()) {
+      if (auto v = Get(alias)) {
+        *used = alias;
+        return v;
+      }
+    }
+    return std::nullopt;
   }
-  *used = key;
-  return nullptr;
-}
 
-Status OptionalString(const json& object,
+ private:
+  static constexpr std::array<std::string_view, 16> kKeys = {"timestamp",
+                                                             "metric_name",
+                                                             "uuid",
+                                                             "UUID",
+                                                             "gpu_id",
+                                                             "gpu",
+                                                             "value",
+                                                             "device",
+                                                             "model_name",
+                                                             "modelName",
+                                                             "hostname",
+                                                             "Hostname",
+                                                             "container",
+                                                             "pod",
+                                                             "namespace",
+                                                             "labels_raw"};
+
+  std::optional<Value> Get(std::string_view key) const {
+    for (std::size_t i = 0; i < kKeys.size(); ++i) {
+      if (kKeys[i] == key) {
+        return values_[i];
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::array<std::optional<Value>, kKeys.size()> values_;
+};
+
+Status OptionalString(const MessageFields& fields,
                       std::string_view key,
                       std::string_view alias,
                       std::string* out) {
   std::string_view used;
-  const json* v = Find(object, key, alias, &used);
-  if (v == nullptr || v->is_null()) {
+  const auto v = fields.Find(key, alias, &used);
+  if (!v || v->kind == Kind::kNull) {
     out->clear();
     return Status::Ok();
   }
-  if (!v->is_string())
+  if (v->kind != Kind::kString)
     return FieldError(used, "expected a string, got " + TypeName(*v));
-  *out = v->get<std::string>();
+  *out = json_scan::DecodeString(*v);
   return Status::Ok();
 }
 
-Status RequiredString(const json& object,
+Status RequiredString(const MessageFields& fields,
                       std::string_view key,
                       std::string_view alias,
                       std::string* out) {
   std::string_view used;
-  const json* v = Find(object, key, alias, &used);
-  if (v == nullptr)
+  const auto v = fields.Find(key, alias, &used);
+  if (!v)
     return FieldError(key, "missing");
-  if (!v->is_string())
+  if (v->kind != Kind::kString)
     return FieldError(used, "expected a string, got " + TypeName(*v));
-  *out = v->get<std::string>();
+  *out = json_scan::DecodeString(*v);
   if (out->empty())
     return FieldError(used, "must not be empty");
   return Status::Ok();
+}
+
+bool IsIntegerLiteral(std::string_view number) {
+  return number.find_first_of(".eE") == std::string_view::npos;
+}
+
+// gpu_id as a JSON number: a non-negative integer literal that fits an int. A fraction,
+// an exponent or an integer beyond 64 bits is a floating-point number in JSON's data
+// model, so it is reported as the wrong type, not as a bad integer.
+Status GpuIdFromNumber(std::string_view used, std::string_view number, int* out) {
+  if (IsIntegerLiteral(number)) {
+    if (number.front() == '-') {
+      std::int64_t i = 0;
+      auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), i);
+      if (ec == std::errc() && ptr == number.data() + number.size()) {
+        if (i < 0)
+          return FieldError(used, "must not be negative");
+        *out = 0;  // "-0"
+        return Status::Ok();
+      }
+    } else {
+      std::uint64_t u = 0;
+      auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), u);
+      if (ec == std::errc() && ptr == number.data() + number.size()) {
+        if (u > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+          return FieldError(used, "out of range");
+        *out = static_cast<int>(u);
+        return Status::Ok();
+      }
+    }
+  }
+  return FieldError(used, "expected an integer or a string, got number");
 }
 
 }  // namespace
@@ -152,43 +231,46 @@ std::string ToJsonString(const TelemetryRecord& record) {
 Result<TelemetryRecord> FromJson(const nlohmann::json& object) {
   if (!object.is_object()) {
     return Status::InvalidArgument("telemetry message: expected a JSON object, got " +
-                                   TypeName(object));
+                                   std::string(object.type_name()));
   }
+  return ParseJson(object.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+Result<TelemetryRecord> ParseJson(std::string_view text) {
+  auto object = json_scan::Parse(text);
+  if (!object.ok()) {
+    return Status::InvalidArgument("telemetry message: malformed JSON");
+  }
+  if (object->kind != Kind::kObject) {
+    return Status::InvalidArgument("telemetry message: expected a JSON object, got " +
+                                   TypeName(*object));
+  }
+  MessageFields fields;
+  TP_RETURN_IF_ERROR(fields.Collect(*object));
   TelemetryRecord r;
   std::string_view used;
 
-  const json* ts = Find(object, "timestamp", "", &used);
-  if (ts == nullptr)
+  const auto ts = fields.Find("timestamp", "", &used);
+  if (!ts)
     return FieldError("timestamp", "missing");
-  if (!ts->is_string()) {
+  if (ts->kind != Kind::kString) {
     return FieldError("timestamp", "expected an RFC 3339 string, got " + TypeName(*ts));
   }
-  auto parsed_ts = ParseRfc3339(ts->get_ref<const std::string&>());
+  auto parsed_ts = ParseRfc3339(json_scan::DecodeString(*ts));
   if (!parsed_ts.ok())
     return FieldError("timestamp", parsed_ts.status().message());
   r.timestamp = *parsed_ts;
 
-  TP_RETURN_IF_ERROR(RequiredString(object, "metric_name", "", &r.metric_name));
-  TP_RETURN_IF_ERROR(RequiredString(object, "uuid", "UUID", &r.uuid));
+  TP_RETURN_IF_ERROR(RequiredString(fields, "metric_name", "", &r.metric_name));
+  TP_RETURN_IF_ERROR(RequiredString(fields, "uuid", "UUID", &r.uuid));
 
-  const json* gpu = Find(object, "gpu_id", "gpu", &used);
-  if (gpu == nullptr)
+  const auto gpu = fields.Find("gpu_id", "gpu", &used);
+  if (!gpu)
     return FieldError("gpu_id", "missing");
-  if (gpu->is_number_unsigned()) {
-    const auto u = gpu->get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
-      return FieldError(used, "out of range");
-    }
-    r.gpu_id = static_cast<int>(u);
-  } else if (gpu->is_number_integer()) {
-    const auto i = gpu->get<int64_t>();
-    if (i < 0)
-      return FieldError(used, "must not be negative");
-    if (i > std::numeric_limits<int>::max())
-      return FieldError(used, "out of range");
-    r.gpu_id = static_cast<int>(i);
-  } else if (gpu->is_string()) {
-    auto id = ParseGpuId(gpu->get_ref<const std::string&>());
+  if (gpu->kind == Kind::kNumber) {
+    TP_RETURN_IF_ERROR(GpuIdFromNumber(used, gpu->text, &r.gpu_id));
+  } else if (gpu->kind == Kind::kString) {
+    auto id = ParseGpuId(json_scan::DecodeString(*gpu));
     if (!id.ok())
       return FieldError(used, id.status().message());
     r.gpu_id = *id;
@@ -196,24 +278,18 @@ Result<TelemetryRecord> FromJson(const nlohmann::json& object) {
     return FieldError(used, "expected an integer or a string, got " + TypeName(*gpu));
   }
 
-  const json* value = Find(object, "value", "", &used);
-  if (value == nullptr)
+  const auto value = fields.Find("value", "", &used);
+  if (!value)
     return FieldError("value", "missing (use null for no value)");
-  if (value->is_null()) {
+  if (value->kind == Kind::kNull) {
     r.value.reset();
-  } else if (value->is_number_unsigned()) {
-    const auto u = value->get<uint64_t>();
-    if (u < kDcgmInt64Blank)
-      r.value = static_cast<double>(u);
-  } else if (value->is_number()) {
-    // Integers that fit int64 are below the sentinel; floats are compared as doubles.
-    const double d = value->get<double>();
-    if (!std::isfinite(d))
-      return FieldError("value", "not a finite number");
-    if (d < static_cast<double>(kDcgmInt64Blank))
-      r.value = d;
-  } else if (value->is_string()) {
-    auto v = ParseMetricValue(value->get_ref<const std::string&>());
+  } else if (value->kind == Kind::kNumber) {
+    // The scanner rejected numbers beyond a double, so the one failure left is an
+    // underflow, which JSON's reading of the number makes 0.
+    auto v = ParseMetricValue(value->text);
+    r.value = v.ok() ? *v : std::optional<double>(0.0);
+  } else if (value->kind == Kind::kString) {
+    auto v = ParseMetricValue(json_scan::DecodeString(*value));
     if (!v.ok())
       return FieldError("value", v.status().message());
     r.value = *v;
@@ -222,22 +298,14 @@ Result<TelemetryRecord> FromJson(const nlohmann::json& object) {
                       "expected a number, null or a string, got " + TypeName(*value));
   }
 
-  TP_RETURN_IF_ERROR(OptionalString(object, "device", "", &r.device));
-  TP_RETURN_IF_ERROR(OptionalString(object, "model_name", "modelName", &r.model_name));
-  TP_RETURN_IF_ERROR(OptionalString(object, "hostname", "Hostname", &r.hostname));
-  TP_RETURN_IF_ERROR(OptionalString(object, "container", "", &r.container));
-  TP_RETURN_IF_ERROR(OptionalString(object, "pod", "", &r.pod));
-  TP_RETURN_IF_ERROR(OptionalString(object, "namespace", "", &r.namespace_));
-  TP_RETURN_IF_ERROR(OptionalString(object, "labels_raw", "", &r.labels_raw));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "device", "", &r.device));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "model_name", "modelName", &r.model_name));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "hostname", "Hostname", &r.hostname));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "container", "", &r.container));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "pod", "", &r.pod));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "namespace", "", &r.namespace_));
+  TP_RETURN_IF_ERROR(OptionalString(fields, "labels_raw", "", &r.labels_raw));
   return r;
-}
-
-Result<TelemetryRecord> ParseJson(std::string_view text) {
-  json j = json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return Status::InvalidArgument("telemetry message: malformed JSON");
-  }
-  return FromJson(j);
 }
 
 }  // namespace tp::telemetry

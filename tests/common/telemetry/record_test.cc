@@ -92,6 +92,24 @@ TEST(RecordJsonTest, AcceptsCsvSpellings) {
   EXPECT_EQ(FormatRfc3339(r.timestamp), "2025-07-18T20:42:34.000000Z");
 }
 
+// What a JSON document would make of the text: the last of a repeated key, keys matched
+// after their escapes are decoded, a number too small for a double read as 0.
+TEST(RecordJsonTest, ReadsTheTextAsAJsonDocumentWould) {
+  const std::string text = R"({"timestamp":"2025-07-18T20:42:34Z","metric_name":"A",
+    "metric_n\u0061me":"B","uuid":"GPU-a","gpu_id":-0,"value":1e-400,
+    "hostname":"h\u00e9","hostname":"h2"})";
+  ASSERT_OK_AND_ASSIGN(TelemetryRecord r, ParseJson(text));
+  EXPECT_EQ(r.metric_name, "B");
+  EXPECT_EQ(r.gpu_id, 0);
+  EXPECT_EQ(r.value, 0.0);
+  EXPECT_EQ(r.hostname, "h2");
+  EXPECT_EQ(ParseJson(R"({"timestamp":"2025-07-18T20:42:34Z","metric_name":"A",
+    "uuid":"GPU-a","gpu_id":0,"value":1e999})")
+                .status()
+                .message(),
+            "telemetry message: malformed JSON");
+}
+
 TEST(RecordJsonTest, CanonicalKeyWinsOverCsvSpelling) {
   json j = SampleJson();
   j["modelName"] = "other";
