@@ -14,6 +14,7 @@
 
 #include "apigw/gateway.h"
 #include "apigw/spec.h"
+#include "tp/allocator.h"
 #include "tp/cli.h"
 #include "tp/http/server.h"
 #include "tp/log.h"
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   tp::InitLogging(*log_options);
+  tp::KeepFreedMemoryMapped();
   tp::Status status = Run(flags);
   if (!status.ok()) {
     SPDLOG_LOGGER_ERROR(tp::Logger("apigw"), "apigw failed: {}", status.ToString());

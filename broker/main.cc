@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "broker/main_support.h"
+#include "tp/allocator.h"
 #include "tp/cli.h"
 #include "tp/log.h"
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   tp::InitLogging(*log_options);
+  tp::KeepFreedMemoryMapped();
 
   // Termination signals are taken synchronously by the main thread; every thread started
   // later inherits the blocked mask.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
 
 #include "clients/publisher.h"
 #include "streamer/emitter.h"
@@ -123,13 +124,22 @@ int Run(const Flags& flags) {
   const bool interrupted = tp::StopFlag().load();
   tp::Status flushed = pub->Close(*flush_timeout);
   const auto stats = pub->Stats();
-  log->info("done: read {} emitted {} rejected {} published {} retries {} failures {}",
-            emitter.counters().rows_read.load(),
-            emitter.counters().emitted.load(),
-            emitter.counters().rejected.load(),
-            stats.published,
-            stats.retries,
-            stats.failures);
+  // The process's CPU time, for sizing streamers (and the pipeline benchmark's report).
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double cpu_seconds =
+      static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+      static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  log->info(
+      "done: read {} emitted {} rejected {} published {} retries {} failures {} "
+      "cpu_seconds {:.3f}",
+      emitter.counters().rows_read.load(),
+      emitter.counters().emitted.load(),
+      emitter.counters().rejected.load(),
+      stats.published,
+      stats.retries,
+      stats.failures,
+      cpu_seconds);
   (*server)->Stop();
   if (!run.ok()) {
     log->error("source failed: {}", run.ToString());

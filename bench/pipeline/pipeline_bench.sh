@@ -5,6 +5,7 @@
 #   bench/pipeline/pipeline_bench.sh [--rows N] [--streamers S] [--collectors C]
 # Bounded: every wait has a deadline; everything it starts is stopped on exit.
 set -euo pipefail
+trap 'echo "pipeline_bench: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="${BIN_DIR:-$root/build/bin}"
 rows=100000 streamers=2 collectors=2
@@ -61,27 +62,24 @@ done
 metrics_urls=()
 for i in $(seq 1 "$collectors"); do
   for _ in $(seq 1 100); do
-    addr=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/collector$i.log" | head -n 1 | cut -d' ' -f3)
+    addr=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/collector$i.log" | head -n 1 | cut -d' ' -f3 || true)
     [ -n "$addr" ] && break
     sleep 0.1
   done
   [ -n "$addr" ] || { echo "collector $i did not start; see $work" >&2; exit 1; }
   metrics_urls+=("http://$addr/metrics")
 done
-# Sum of one counter over every collector's /metrics: one curl for all of them, parsed by
-# bash itself, because this runs in the measured loop on the same 2 cores.
+# Sum of one counter over every collector's /metrics: one curl and one awk per call,
+# because this runs in the measured loop on the same 2 cores (bash's own `read` would
+# take a system call per byte).
 collector_counter() {
-  local total=0 name value
-  while read -r name value; do
-    [ "$name" = "$1" ] && total=$((total + ${value%%.*}))
-  done < <(curl -fs "${metrics_urls[@]}")
-  echo "$total"
+  curl -fs "${metrics_urls[@]}" | awk -v name="$1" '$1 == name {n += $2} END {printf "%d\n", n}'
 }
 stored() { collector_counter collector_rows_stored_total; }
 
 # CPU time per component, in clock ticks: what the pipeline costs besides PostgreSQL's
-# own share is where it loses against COPY. Streamers exit when done, so their last
-# sample (taken every poll, at most 0.2 s old) stands for their total.
+# own share is where it loses against COPY. Streamers report their own CPU time when
+# they exit.
 TICKS=0
 ticks() {  # sets TICKS for pid $1 (0 once it is gone) without forking
   local f
@@ -111,22 +109,24 @@ for i in $(seq 0 $((streamers - 1))); do
   pids+=($!)
   streamer_pids+=($!)
 done
-declare -A streamer_cpu
+# Nothing polls while the streamers run (curl and bash would take CPU from the 2 cores
+# being measured); after they are done, the collectors' counters are read until every
+# row is stored.
+for pid in "${streamer_pids[@]}"; do
+  wait "$pid" || { echo "a streamer failed; see $work" >&2; exit 1; }
+done
 deadline=$(( $(date +%s) + 600 ))
 while [ "$(stored)" -lt "$rows" ]; do
   [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out; see $work" >&2; exit 1; }
-  for pid in "${streamer_pids[@]}"; do
-    ticks "$pid"
-    [ "$TICKS" -gt 0 ] && streamer_cpu[$pid]=$TICKS
-  done
-  sleep 0.2
+  sleep 0.05
 done
 pipeline_s=$(echo "$(now) - $start" | bc -l)
 ticks "$broker_pid"; cpu_broker=$((TICKS - cpu0_broker))
 sum_ticks "${collector_pids[@]}"; cpu_collectors=$((TICKS - cpu0_collectors))
 sum_ticks $(pg_pids); cpu_pg=$((TICKS - cpu0_pg))
-cpu_streamers=0
-for pid in "${streamer_pids[@]}"; do cpu_streamers=$((cpu_streamers + ${streamer_cpu[$pid]:-0})); done
+hz=$(getconf CLK_TCK)
+cpu_streamers=$(cat "$work"/streamer*.log | grep -o 'cpu_seconds [0-9.]*' |
+  awk -v hz="$hz" '{t += $2} END {printf "%d\n", t * hz}')
 in_table=$(q 'SELECT count(*) FROM telemetry')
 [ "$in_table" -eq "$rows" ] || { echo "telemetry has $in_table rows, expected $rows" >&2; exit 1; }
 
@@ -151,7 +151,6 @@ printf 'raw COPY  %10.0f rows/s  (%.2f s)\n' "$copy_rate" "$copy_s"
 printf 'pipeline / raw COPY = %.2f\n' "$(echo "$pipeline_rate / $copy_rate" | bc -l)"
 leases=$(collector_counter collector_leases_total)
 printf 'collector transactions %d, %.0f rows each\n' "$leases" "$(echo "$rows / $leases" | bc -l)"
-hz=$(getconf CLK_TCK)
 printf 'CPU during the pipeline phase, µs per row (cores busy):\n'
 for part in streamers broker collectors pg; do
   t=$(eval echo "\$cpu_$part")

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "tp/allocator.h"
 #include "tp/cli.h"
 
 namespace tp {
@@ -65,6 +66,7 @@ int RunMain(const LogFlags& log,
     return 2;
   }
   InitLogging(*options);
+  KeepFreedMemoryMapped();
   std::signal(SIGTERM, SetStopFlag);
   std::signal(SIGINT, SetStopFlag);
   try {

@@ -202,6 +202,28 @@ TEST_F(StoreTest, MaintenanceTrimsBelowLowestCommit) {
   EXPECT_EQ(stats.next, Offset(10));
 }
 
+// One pass trims every partition that has something to trim (one synced batch, one
+// compaction over their span) and leaves the partitions between them readable.
+TEST_F(StoreTest, MaintenanceTrimsManyPartitionsInOnePass) {
+  auto store = OpenStore();
+  std::vector<TopicPartition> tps;
+  for (uint32_t p = 0; p < 5; ++p) {
+    tps.push_back(TopicPartition{kTp.topic, PartitionId(p)});
+    AppendN(*store, tps.back(), 10, 2000);
+  }
+  for (uint32_t p : {0u, 1u, 3u, 4u})
+    ASSERT_OK(store->Commit(tps[p], "collectors", Offset(7 + p % 2)).status());
+  ASSERT_OK(store->RunMaintenance());
+  for (uint32_t p = 0; p < 5; ++p) {
+    ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(tps[p]));
+    const uint64_t first = p == 2 ? 0 : 7 + p % 2;
+    EXPECT_EQ(stats.first, Offset(first)) << "partition " << p;
+    ASSERT_OK_AND_ASSIGN(auto records, store->Read(tps[p], Offset(0)));
+    ASSERT_EQ(records.size(), 10 - first) << "partition " << p;
+    EXPECT_EQ(records.front().offset, Offset(first));
+  }
+}
+
 TEST_F(StoreTest, TrimToEverythingKeepsNextOffset) {
   auto store = OpenStore();
   AppendN(*store, kTp, 5);
@@ -246,25 +268,32 @@ TEST_F(StoreTest, DiskBudgetFullThenRecoversAfterTrim) {
   options_.disk_budget_bytes = 256 * 1024;
   auto store = OpenStore();
   Status last;
-  int appended = 0;
+  // Spread over 4 partitions, so that the space comes back only if every partition's
+  // trimmed range is compacted away.
+  std::vector<TopicPartition> tps;
+  for (uint32_t p = 0; p < 4; ++p)
+    tps.push_back(TopicPartition{kTp.topic, PartitionId(p)});
+  std::vector<int> appended(tps.size(), 0);
   // Bounded: the budget is 256 KiB and each batch writes ~40 KiB.
   for (int i = 0; i < 200 && last.ok(); ++i) {
     auto payloads = Payloads(10, "big", 4000);
-    auto r = store->Append(kTp, Inputs(payloads));
+    auto r = store->Append(tps[i % tps.size()], Inputs(payloads));
     last = r.status();
     if (r.ok())
-      appended += 10;
+      appended[i % tps.size()] += 10;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));  // let usage refresh
   }
   ASSERT_EQ(last.code(), StatusCode::kFull) << last.ToString();
   EXPECT_TRUE(store->GetStoreStats().full);
   // Everything consumed and committed: maintenance trims, compacts and frees the space.
-  ASSERT_OK(store->Commit(kTp, "collectors", Offset(appended)).status());
+  for (std::size_t p = 0; p < tps.size(); ++p)
+    ASSERT_OK(store->Commit(tps[p], "collectors", Offset(appended[p])).status());
   ASSERT_OK(store->RunMaintenance());
   EXPECT_FALSE(store->GetStoreStats().full)
       << store->GetStoreStats().disk_usage_bytes << " bytes still used";
-  ASSERT_OK_AND_ASSIGN(AppendResult r, store->Append(kTp, Inputs(Payloads(1, "again"))));
-  EXPECT_EQ(r.first, Offset(appended));
+  ASSERT_OK_AND_ASSIGN(AppendResult r,
+                       store->Append(tps[1], Inputs(Payloads(1, "again"))));
+  EXPECT_EQ(r.first, Offset(appended[1]));
 }
 
 TEST_F(StoreTest, PermanentWriteErrorRefusesWritesUntilReopen) {

@@ -272,8 +272,12 @@ class Store::Impl {
   Status CheckRecordSizes(std::span<const RecordInput> records) const;
   void StageCommit(GroupCommit& gc, WriteOp* op);
   Status Write(rocksdb::WriteBatch* batch, bool force_sync);
-  Status DoTrim(PartitionState* ps,
-                uint64_t target,
+  struct TrimTarget {
+    PartitionState* ps;
+    uint64_t target;
+  };
+  // Trims every partition below its target in one synced write batch.
+  Status DoTrim(std::span<const TrimTarget> targets,
                 std::vector<std::pair<std::string, std::string>>* ranges);
   Status DoMaintenancePass(std::vector<std::pair<std::string, std::string>>* ranges);
   void RefreshDiskUsage();
@@ -742,7 +746,8 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
     if (s.ok()) {
       if (op->kind == WriteOp::Kind::kTrim) {
         PartitionState* ps = Find(op->tp);
-        s = ps ? DoTrim(ps, op->offset, nullptr)
+        const TrimTarget target{ps, op->offset};
+        s = ps ? DoTrim({&target, 1}, nullptr)
                : Status::NotFound("unknown partition " + op->tp.ToString());
       } else {
         s = DoMaintenancePass(op->trimmed_ranges);
@@ -1033,31 +1038,48 @@ Result<PublishTime> Store::Impl::PublishTimeAt(const PartitionState& ps,
   return record.publish_time;
 }
 
-Status Store::Impl::DoTrim(PartitionState* ps,
-                           uint64_t target,
+Status Store::Impl::DoTrim(std::span<const TrimTarget> targets,
                            std::vector<std::pair<std::string, std::string>>* ranges) {
-  const uint64_t first = ps->first.load(std::memory_order_acquire);
-  target = std::min(target, ps->next.load(std::memory_order_acquire));
-  if (target <= first)
-    return Status::Ok();
-  auto bytes = BytesBefore(*ps, target);
-  // A damaged record at the new trim point only makes byte statistics approximate.
-  const uint64_t bytes_before = bytes.ok() ? *bytes : ps->first_bytes.load();
-  const uint32_t partition = ps->tp.partition.value();
-  std::string begin = keys::RecordKey(ps->topic_id, partition, 0);
-  std::string end = keys::RecordKey(ps->topic_id, partition, target);
+  struct Trim {
+    PartitionState* ps;
+    uint64_t target;
+    uint64_t bytes_before;
+    std::string begin, end;
+  };
+  std::vector<Trim> trims;
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(records_cf_, begin, end).PermitUncheckedError();
-  batch
-      .Put(meta_cf_,
-           keys::TrimPointKey(ps->topic_id, partition),
-           EncodeTrimPoint(target, bytes_before))
-      .PermitUncheckedError();
+  for (const TrimTarget& t : targets) {
+    PartitionState* ps = t.ps;
+    const uint64_t first = ps->first.load(std::memory_order_acquire);
+    const uint64_t target = std::min(t.target, ps->next.load(std::memory_order_acquire));
+    if (target <= first)
+      continue;
+    auto bytes = BytesBefore(*ps, target);
+    // A damaged record at the new trim point only makes byte statistics approximate.
+    const uint64_t bytes_before = bytes.ok() ? *bytes : ps->first_bytes.load();
+    const uint32_t partition = ps->tp.partition.value();
+    Trim& trim =
+        trims.emplace_back(Trim{ps,
+                                target,
+                                bytes_before,
+                                keys::RecordKey(ps->topic_id, partition, 0),
+                                keys::RecordKey(ps->topic_id, partition, target)});
+    batch.DeleteRange(records_cf_, trim.begin, trim.end).PermitUncheckedError();
+    batch
+        .Put(meta_cf_,
+             keys::TrimPointKey(ps->topic_id, partition),
+             EncodeTrimPoint(target, bytes_before))
+        .PermitUncheckedError();
+  }
+  if (trims.empty())
+    return Status::Ok();
   TP_RETURN_IF_ERROR(Write(&batch, /*force_sync=*/true));
-  ps->first_bytes.store(bytes_before, std::memory_order_release);
-  ps->first.store(target, std::memory_order_release);
-  if (ranges)
-    ranges->emplace_back(std::move(begin), std::move(end));
+  for (Trim& trim : trims) {
+    trim.ps->first_bytes.store(trim.bytes_before, std::memory_order_release);
+    trim.ps->first.store(trim.target, std::memory_order_release);
+    if (ranges)
+      ranges->emplace_back(std::move(trim.begin), std::move(trim.end));
+  }
   return Status::Ok();
 }
 
@@ -1070,7 +1092,7 @@ Status Store::Impl::DoMaintenancePass(
       all.push_back(ps.get());
   }
   const auto now = std::chrono::system_clock::now();
-  Status first_error;
+  std::vector<TrimTarget> targets;
   for (PartitionState* ps : all) {
     const uint64_t first = ps->first.load();
     const uint64_t next = ps->next.load();
@@ -1114,13 +1136,10 @@ Status Store::Impl::DoMaintenancePass(
         ++target;
       }
     }
-    if (target > first) {
-      Status s = DoTrim(ps, target, ranges);
-      if (!s.ok() && first_error.ok())
-        first_error = s;
-    }
+    if (target > first)
+      targets.push_back({ps, target});
   }
-  return first_error;
+  return DoTrim(targets, ranges);
 }
 
 Status Store::Impl::RunMaintenance() {
@@ -1134,14 +1153,25 @@ Status Store::Impl::RunMaintenance() {
   op->status_done = done.Callback();
   Enqueue(std::move(op));
   Status s = done.Wait();
-  // Compaction runs here, not on the writer thread, so appends continue meanwhile.
-  for (const auto& [begin, end] : ranges) {
-    rocksdb::Slice b(begin);
-    rocksdb::Slice e(end);
+  // Compaction runs here, not on the writer thread, so appends continue meanwhile. One
+  // compaction over the span of every trimmed range: partitions' keys interleave in
+  // every SST file, so compacting the ranges one by one rewrote the same files once
+  // per partition.
+  if (!ranges.empty()) {
+    const auto& [lowest, unused_end] =
+        *std::min_element(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) {
+          return a.first < b.first;
+        });
+    const auto& [unused_begin, highest] =
+        *std::max_element(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) {
+          return a.second < b.second;
+        });
+    rocksdb::Slice b(lowest);
+    rocksdb::Slice e(highest);
     rocksdb::CompactRangeOptions cro;
-    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
     Status cs =
-        FromRocks(db_->CompactRange(cro, records_cf_, &b, &e), "compact trimmed range");
+        FromRocks(db_->CompactRange(cro, records_cf_, &b, &e), "compact trimmed ranges");
     if (!cs.ok() && s.ok())
       s = cs;
   }
