@@ -3,7 +3,8 @@
 // Every configuration (batch size 1/100/1000, sync on/off, 1/4 threads) runs twice: once
 // through tp::wal::Store::Append and once as a plain rocksdb::WriteBatch of the same
 // key shape and the same stored bytes per record (the log's envelope, msg_uuid, key and
-// publish time included) on a database with the same column family options. The closing
+// publish time included) on a database with the same options (wal::ApplyRecordsTuning,
+// the log's own engine configuration). The closing
 // table prints records/s of both and their ratio, plus the group-commit gain (4 synced
 // threads with batch 1 against 1 synced thread with batch 1). Absolute rates on a shared
 // disk swing a lot; the ratios are the figures to compare.
@@ -21,6 +22,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "tp/temp_dir.h"
+#include "wal/rocksdb_tuning.h"
 #include "wal/store.h"
 
 namespace {
@@ -67,9 +69,8 @@ rocksdb::DB& RawDb(bool sync) {
   auto& slot = raw_dbs[name];
   if (!slot) {
     rocksdb::Options options;
+    tp::wal::ApplyRecordsTuning(&options, &options);  // as the log's records family
     options.create_if_missing = true;
-    options.write_buffer_size = 64 << 20;  // as the log's records column family
-    options.max_background_jobs = 2;
     rocksdb::DB* db = nullptr;
     auto s = rocksdb::DB::Open(options, (BenchDir().path() / name).string(), &db);
     if (!s.ok())

@@ -40,7 +40,9 @@ inline constexpr char kCommitPrefix = 'c';
 inline constexpr std::array<char, 5> kAllPrefixes = {
     kRecordPrefix, kFormatVersionKey, kTopicPrefix, kTrimPointPrefix, kCommitPrefix};
 
-inline constexpr size_t kRecordKeySize = 1 + 4 + 4 + 8;
+// Prefix, topic id and partition: what every key of one partition starts with.
+inline constexpr size_t kPartitionKeyPrefixSize = 1 + 4 + 4;
+inline constexpr size_t kRecordKeySize = kPartitionKeyPrefixSize + 8;
 
 void PutBE32(std::string* out, uint32_t v);
 void PutBE64(std::string* out, uint64_t v);
