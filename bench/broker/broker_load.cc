@@ -57,7 +57,9 @@ struct Flags {
   int publishers = 4;
   std::size_t batch = 100;
   int connections = 32;
-  int consumers = 2;
+  // As many consumers as publishers: with 2, lease+ack reached 0.75 of a publish rate
+  // of ~50k msgs/s on 2 cores (docs/BENCHMARKS.md).
+  int consumers = 4;
   std::size_t lease_batch = 100;
   std::vector<std::string> scenarios = {"a", "b", "c"};
   int rounds = 1;
