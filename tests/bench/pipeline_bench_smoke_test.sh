@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# pipeline_bench_smoke_test.sh BENCH BIN_DIR: runs the pipeline benchmark over 2000 rows
+# and checks that its report has every line, with numbers in them.
+set -euo pipefail
+bench=$1
+out=$(BIN_DIR=$2 bash "$bench" --rows 2000 --streamers 2 --collectors 2 2>&1) || {
+  echo "$out"
+  echo "pipeline_bench.sh failed" >&2
+  exit 1
+}
+echo "$out"
+for pattern in '^pipeline +[0-9]+ rows/s' '^raw COPY +[0-9]+ rows/s' \
+  '^pipeline / raw COPY = [0-9.]+$' '^collector transactions [0-9]+' \
+  '^  streamers +[0-9.]+ ' '^  broker +[0-9.]+ ' '^  collectors +[0-9.]+ ' \
+  '^  pg +[0-9.]+ ' '^  raw COPY +[0-9.]+ '; do
+  grep -Eq "$pattern" <<<"$out" || { echo "missing from the report: $pattern" >&2; exit 1; }
+done
+# The streamers' own CPU time was found in their logs (a missing figure would read 0).
+grep -Eq '^  streamers +0\.0 ' <<<"$out" && { echo "no streamer CPU time" >&2; exit 1; }
+exit 0
