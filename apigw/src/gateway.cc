@@ -17,6 +17,7 @@
 
 #include "cursor.h"
 #include "static_files.h"
+#include "tp/json_scan.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
 #include "tp/migrate/migrate.h"
@@ -73,19 +74,7 @@ std::vector<std::string> SortedUnique(std::vector<std::string> v) {
 // encoding), so only quotes, backslashes and control characters need escaping.
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(ch);
-    }
-  }
+  json_scan::AppendEscaped(&out, s);
   out.push_back('"');
 }
 

@@ -9,9 +9,9 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "tp/json_scan.h"
 #include "tp/pg/error.h"
 #include "tp/telemetry/labels.h"
 #include "tp/telemetry/time.h"
@@ -31,11 +31,20 @@ std::string LabelsJson(const std::string& raw) {
   if (!labels.ok()) {
     return "{}";  // labels_raw is kept verbatim; the parsed form is best effort
   }
-  nlohmann::json j = nlohmann::json::object();
+  // Written directly: the text came out of a validated JSON payload, so it is UTF-8.
+  std::string json = "{";
   for (const auto& [k, v] : *labels) {
-    j[k] = v;
+    if (json.size() > 1) {
+      json += ',';
+    }
+    json += '"';
+    json_scan::AppendEscaped(&json, k);
+    json += "\":\"";
+    json_scan::AppendEscaped(&json, v);
+    json += '"';
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  json += '}';
+  return json;
 }
 
 // What one batch says about one GPU.

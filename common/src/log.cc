@@ -6,6 +6,8 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "tp/json_scan.h"
+
 namespace tp {
 namespace {
 
@@ -15,8 +17,9 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   void format(const spdlog::details::log_msg& msg,
               const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    std::string escaped =
-        JsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string escaped;
+    json_scan::AppendEscaped(&escaped,
+                             std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -90,40 +93,6 @@ std::shared_ptr<spdlog::logger> Logger(const std::string& component) {
   Configure(*logger, CurrentOptions());
   spdlog::register_logger(logger);
   return logger;
-}
-
-std::string JsonEscape(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + 8);
-  for (char c : in) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 }  // namespace tp

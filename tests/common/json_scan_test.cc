@@ -227,5 +227,26 @@ TEST(JsonScanTest, ToInt64TakesIntegerLiteralsOnly) {
             "expected an integer, got string");
 }
 
+// What AppendEscaped writes reads back as the same string, in the scanner and in the
+// reference parser.
+TEST(JsonScanTest, AppendEscapedRoundTrips) {
+  std::string all_controls;
+  for (int c = 1; c < 0x20; ++c)
+    all_controls.push_back(static_cast<char>(c));
+  for (std::string_view text :
+       std::vector<std::string_view>{"", "plain", "q\"uo\\te/", "caf\xC3\xA9 \xF0\x9F\x98\x80",
+                                     all_controls, std::string_view("nul\0byte", 8)}) {
+    std::string literal = "\"";
+    AppendEscaped(&literal, text);
+    literal += '"';
+    ASSERT_OK_AND_ASSIGN(Value v, Parse(literal));
+    EXPECT_EQ(DecodeString(v), text) << literal;
+    EXPECT_EQ(nlohmann::json::parse(literal).get<std::string>(), text) << literal;
+  }
+  std::string out = "x";
+  AppendEscaped(&out, "\n\t\x01");
+  EXPECT_EQ(out, "x\\n\\t\\u0001");
+}
+
 }  // namespace
 }  // namespace tp::json_scan

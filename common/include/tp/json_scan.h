@@ -1,5 +1,5 @@
 // JSON scanning without building a document: validation, and walking one object's or
-// array's members as views into the text.
+// array's members as views into the text; and the one string escaper for writing JSON.
 //
 // The broker checks every payload it stores and serves, and the collector reads every
 // leased message; a DOM (nlohmann::json) allocates a node per value and a map per
@@ -60,5 +60,10 @@ Result<std::int64_t> ToInt64(Value value);
 // The string a kString value stands for, escapes decoded (\uXXXX to UTF-8, surrogate
 // pairs joined). Requires value.kind == kString (a value from Parse or ForEach*).
 std::string DecodeString(Value value);
+
+// Appends `text` as the inside of a JSON string literal (no quotes): '"', '\\' and
+// control characters escaped (\n, \r, \t, else \u00XX), other bytes copied as they are,
+// so UTF-8 text stays UTF-8.
+void AppendEscaped(std::string* out, std::string_view text);
 
 }  // namespace tp::json_scan

@@ -31,7 +31,4 @@ void InitLogging(const LogOptions& options);
 // The logger for a component ("wal", "broker", ...); created on first use.
 std::shared_ptr<spdlog::logger> Logger(const std::string& component);
 
-// Escapes a string for inclusion inside a JSON string literal (no surrounding quotes).
-std::string JsonEscape(std::string_view in);
-
 }  // namespace tp
