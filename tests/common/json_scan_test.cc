@@ -234,8 +234,12 @@ TEST(JsonScanTest, AppendEscapedRoundTrips) {
   for (int c = 1; c < 0x20; ++c)
     all_controls.push_back(static_cast<char>(c));
   for (std::string_view text :
-       std::vector<std::string_view>{"", "plain", "q\"uo\\te/", "caf\xC3\xA9 \xF0\x9F\x98\x80",
-                                     all_controls, std::string_view("nul\0byte", 8)}) {
+       std::vector<std::string_view>{"",
+                                     "plain",
+                                     "q\"uo\\te/",
+                                     "caf\xC3\xA9 \xF0\x9F\x98\x80",
+                                     all_controls,
+                                     std::string_view("nul\0byte", 8)}) {
     std::string literal = "\"";
     AppendEscaped(&literal, text);
     literal += '"';
