@@ -162,7 +162,7 @@ Result<std::optional<double>> ParseMetricValue(std::string_view text) {
   const char* begin = text.data();
   const char* end = text.data() + text.size();
   // Integers first, exactly: the blank sentinel is only distinguishable as an integer.
-  const bool integral = text.find_first_of(".eE") == std::string_view::npos;
+  const bool integral = IsIntegerLiteral(text);
   if (integral && text.front() != '-') {
     const char* p = begin + (text.front() == '+' ? 1 : 0);
     uint64_t u = 0;
