@@ -4,16 +4,19 @@
 // through tp::wal::Store::Append and once as a plain rocksdb::WriteBatch of the same
 // key shape and the same stored bytes per record (the log's envelope, msg_uuid, key and
 // publish time included) on a database with the same options (wal::ApplyRecordsTuning,
-// the log's own engine configuration). The closing
-// table prints records/s of both and their ratio, plus the group-commit gain (4 synced
-// threads with batch 1 against 1 synced thread with batch 1). Absolute rates on a shared
-// disk swing a lot; the ratios are the figures to compare.
+// the log's own engine configuration). The closing table prints records/s of both and
+// their ratio, plus the group-commit gain against 1 blocking synced thread with batch 1:
+// of 4 blocking threads (at most 4x: a group can hold one append per thread), and of 1
+// and 4 threads that keep appends in flight through AppendAsync, as the broker does.
+// Absolute rates on a shared disk swing a lot; the ratios are the figures to compare.
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,54 +43,68 @@ constexpr std::string_view kTelemetryRow =
 constexpr std::string_view kKey = "GPU-5fd4f087-86f3-7a43-b711-4771313afc50";
 constexpr uint32_t kPartitions = 16;
 
-tp::TempDir& BenchDir() {
-  static tp::TempDir dir = std::move(tp::TempDir::Make("wal-bench-").value());
-  return dir;
+// Every benchmark run (each repetition, each trial of an iteration count) writes into a
+// store or database of its own, created empty by its Setup and closed by its Teardown,
+// which waits for the flushes and compactions it caused. A run so pays for its own
+// background work and for none of the configuration that ran before it.
+struct RunTarget {
+  std::optional<tp::TempDir> dir;
+  std::unique_ptr<tp::wal::Store> wal;
+  std::unique_ptr<rocksdb::DB> raw;
+};
+RunTarget current;
+
+std::unique_ptr<tp::wal::Store> OpenWal(const std::filesystem::path& dir, bool sync) {
+  tp::wal::Options options;
+  options.sync = sync ? tp::wal::SyncPolicy::kAlways : tp::wal::SyncPolicy::kNone;
+  options.maintenance_interval = std::chrono::milliseconds(0);
+  auto store = tp::wal::Store::Open(options, dir);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open log: %s\n", store.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(store).value();
 }
 
-// Stores live for the whole run, one per configuration, shared by that config's threads.
-std::mutex stores_mu;
-std::map<std::string, std::unique_ptr<tp::wal::Store>> wal_stores;
-std::map<std::string, std::unique_ptr<rocksdb::DB>> raw_dbs;
-
-tp::wal::Store& WalStore(bool sync) {
-  std::lock_guard lock(stores_mu);
-  const std::string name = sync ? "wal-sync" : "wal-nosync";
-  auto& slot = wal_stores[name];
-  if (!slot) {
-    tp::wal::Options options;
-    options.sync = sync ? tp::wal::SyncPolicy::kAlways : tp::wal::SyncPolicy::kNone;
-    options.maintenance_interval = std::chrono::milliseconds(0);
-    slot = std::move(tp::wal::Store::Open(options, BenchDir().path() / name).value());
+std::unique_ptr<rocksdb::DB> OpenRaw(const std::filesystem::path& dir) {
+  rocksdb::Options options;
+  tp::wal::ApplyRecordsTuning(&options, &options);  // as the log's records family
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  auto s = rocksdb::DB::Open(options, dir.string(), &db);
+  if (!s.ok()) {
+    std::fprintf(stderr, "open raw RocksDB: %s\n", s.ToString().c_str());
+    std::abort();
   }
-  return *slot;
+  return std::unique_ptr<rocksdb::DB>(db);
 }
 
-rocksdb::DB& RawDb(bool sync) {
-  std::lock_guard lock(stores_mu);
-  const std::string name = sync ? "raw-sync" : "raw-nosync";
-  auto& slot = raw_dbs[name];
-  if (!slot) {
-    rocksdb::Options options;
-    tp::wal::ApplyRecordsTuning(&options, &options);  // as the log's records family
-    options.create_if_missing = true;
-    rocksdb::DB* db = nullptr;
-    auto s = rocksdb::DB::Open(options, (BenchDir().path() / name).string(), &db);
-    if (!s.ok())
-      std::abort();
-    slot.reset(db);
-  }
-  return *slot;
+template <bool kSync>
+void SetupWalRun(const benchmark::State&) {
+  current.dir.emplace(std::move(tp::TempDir::Make("wal-bench-").value()));
+  current.wal = OpenWal(current.dir->path(), kSync);
+}
+
+void SetupRawRun(const benchmark::State&) {
+  current.dir.emplace(std::move(tp::TempDir::Make("wal-bench-").value()));
+  current.raw = OpenRaw(current.dir->path());
+}
+
+void TeardownRun(const benchmark::State&) {
+  current.wal.reset();
+  current.raw.reset();
+  current.dir.reset();
 }
 
 // What the log stores for one kTelemetryRow record, so raw writes carry the same bytes.
 const std::string& StoredValue() {
   static const std::string value = [] {
-    tp::wal::Store& store = WalStore(false);
+    tp::TempDir dir = std::move(tp::TempDir::Make("wal-bench-probe-").value());
+    auto store = OpenWal(dir.path(), false);
     const tp::wal::TopicPartition probe{"probe", tp::wal::PartitionId(0)};
     const tp::wal::RecordInput record{tp::Uuid::NewV7(), kKey, kTelemetryRow, {}};
-    auto appended = store.Append(probe, std::span(&record, 1));
-    auto read = store.Read(probe, appended.value().first);
+    auto appended = store->Append(probe, std::span(&record, 1));
+    auto read = store->Read(probe, appended.value().first);
     std::string padded(kTelemetryRow);
     padded.resize(read.value().at(0).stored_bytes, ' ');
     return padded;
@@ -95,14 +112,28 @@ const std::string& StoredValue() {
   return value;
 }
 
-void AppendBatch(benchmark::State& state, bool sync) {
-  const auto batch = static_cast<size_t>(state.range(0));
-  tp::wal::Store& store = WalStore(sync);
-  const tp::wal::TopicPartition tp{
-      "telemetry", tp::wal::PartitionId(state.thread_index() % kPartitions)};
-  std::vector<tp::wal::RecordInput> records(batch);
+void SetThroughput(benchmark::State& state, int64_t records) {
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(records * static_cast<int64_t>(kTelemetryRow.size()));
+}
+
+std::vector<tp::wal::RecordInput> Records(size_t count) {
+  std::vector<tp::wal::RecordInput> records(count);
   for (auto& r : records)
     r = {tp::Uuid::NewV7(), kKey, kTelemetryRow, {}};
+  return records;
+}
+
+tp::wal::TopicPartition ThreadPartition(const benchmark::State& state) {
+  return {"telemetry", tp::wal::PartitionId(state.thread_index() % kPartitions)};
+}
+
+// Blocking appends: each thread waits for its append before it sends the next.
+void WalAppend(benchmark::State& state) {
+  const auto batch = static_cast<size_t>(state.range(0));
+  tp::wal::Store& store = *current.wal;
+  const tp::wal::TopicPartition tp = ThreadPartition(state);
+  const auto records = Records(batch);
   for (auto _ : state) {
     auto result = store.Append(tp, records);
     if (!result.ok()) {
@@ -110,17 +141,56 @@ void AppendBatch(benchmark::State& state, bool sync) {
       break;
     }
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetBytesProcessed(
-      static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
+  SetThroughput(state, static_cast<int64_t>(state.iterations() * batch));
 }
 
-void RawWriteBatch(benchmark::State& state, bool sync) {
+// Pipelined appends, as the broker issues them: each thread keeps up to range(1) appends
+// of range(0) records in flight through AppendAsync and sends the next as soon as one
+// completes. Only appends completed inside the timed loop are counted.
+void WalAppendInFlight(benchmark::State& state) {
   const auto batch = static_cast<size_t>(state.range(0));
-  rocksdb::DB& db = RawDb(sync);
+  const auto depth = state.range(1);
+  tp::wal::Store& store = *current.wal;
+  const tp::wal::TopicPartition tp = ThreadPartition(state);
+  const auto records = Records(batch);
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t in_flight = 0;
+  std::atomic<int64_t> completed{0};
+  std::optional<tp::Status> failure;
+  for (auto _ : state) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight < depth || failure; });
+      if (failure) {
+        state.SkipWithError(failure->ToString().c_str());
+        break;
+      }
+      ++in_flight;
+    }
+    store.AppendAsync(tp, records, [&](tp::Result<tp::wal::AppendResult> result) {
+      std::lock_guard lock(mu);
+      if (result.ok())
+        completed.fetch_add(1, std::memory_order_relaxed);
+      else if (!failure)
+        failure = result.status();
+      --in_flight;
+      cv.notify_one();
+    });
+  }
+  const int64_t done_in_time = completed.load(std::memory_order_relaxed);
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return in_flight == 0; });  // callbacks refer to this frame
+  SetThroughput(state, done_in_time * static_cast<int64_t>(batch));
+}
+
+template <bool kSync>
+void RawWriteBatch(benchmark::State& state) {
+  const auto batch = static_cast<size_t>(state.range(0));
+  rocksdb::DB& db = *current.raw;
   const std::string& value = StoredValue();
   rocksdb::WriteOptions wo;
-  wo.sync = sync;
+  wo.sync = kSync;
   // Same key shape as the log's: prefix, partition, big-endian offset.
   std::string key(17, '\0');
   key[0] = 'r';
@@ -139,41 +209,41 @@ void RawWriteBatch(benchmark::State& state, bool sync) {
       break;
     }
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetBytesProcessed(
-      static_cast<int64_t>(state.iterations() * batch * kTelemetryRow.size()));
+  SetThroughput(state, static_cast<int64_t>(state.iterations() * batch));
 }
 
-void WalSync(benchmark::State& s) {
-  AppendBatch(s, true);
-}
-void WalNoSync(benchmark::State& s) {
-  AppendBatch(s, false);
-}
-void RawSync(benchmark::State& s) {
-  RawWriteBatch(s, true);
-}
-void RawNoSync(benchmark::State& s) {
-  RawWriteBatch(s, false);
-}
+constexpr int64_t kInFlightPerThread = 16;
 
 // Each wal configuration runs right before its raw twin, so both see the same machine
 // load; with repetitions the summary uses the medians.
 void RegisterInterleaved() {
   for (bool sync : {true, false}) {
+    const std::string s = sync ? "Sync" : "NoSync";
     for (int batch : {1, 100, 1000}) {
       for (int threads : {1, 4}) {
-        const std::string s = sync ? "Sync" : "NoSync";
-        benchmark::RegisterBenchmark(("Wal" + s).c_str(), sync ? WalSync : WalNoSync)
+        benchmark::RegisterBenchmark(("Wal" + s).c_str(), WalAppend)
+            ->Setup(sync ? SetupWalRun<true> : SetupWalRun<false>)
+            ->Teardown(TeardownRun)
             ->Arg(batch)
             ->Threads(threads)
             ->UseRealTime();
-        benchmark::RegisterBenchmark(("Raw" + s).c_str(), sync ? RawSync : RawNoSync)
+        benchmark::RegisterBenchmark(("Raw" + s).c_str(),
+                                     sync ? RawWriteBatch<true> : RawWriteBatch<false>)
+            ->Setup(SetupRawRun)
+            ->Teardown(TeardownRun)
             ->Arg(batch)
             ->Threads(threads)
             ->UseRealTime();
       }
     }
+  }
+  for (int threads : {1, 4}) {
+    benchmark::RegisterBenchmark("WalSyncInFlight", WalAppendInFlight)
+        ->Setup(SetupWalRun<true>)
+        ->Teardown(TeardownRun)
+        ->Args({1, kInFlightPerThread})
+        ->Threads(threads)
+        ->UseRealTime();
   }
 }
 
@@ -228,6 +298,18 @@ class RatioReporter : public benchmark::ConsoleReporter {
         " (raw RocksDB write group: %.2fx)\n",
         single > 0 ? four / single : 0.0,
         raw_single > 0 ? raw_four / raw_single : 0.0);
+    const std::string depth = std::to_string(kInFlightPerThread);
+    for (int threads : {1, 4}) {
+      const double in_flight =
+          Rate("WalSyncInFlight/1/" + depth + "/threads:" + std::to_string(threads));
+      std::printf(
+          "group commit gain (wal, sync, batch 1): %d thread%s x %s appends in flight"
+          " / 1 blocking thread = %.2fx\n",
+          threads,
+          threads == 1 ? "" : "s",
+          depth.c_str(),
+          single > 0 ? in_flight / single : 0.0);
+    }
   }
 
  private:
@@ -245,11 +327,10 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;
+  StoredValue();  // outside any timed run
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintSummary();
-  wal_stores.clear();
-  raw_dbs.clear();
   benchmark::Shutdown();
   return 0;
 }
