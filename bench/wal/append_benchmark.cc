@@ -324,8 +324,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   RegisterInterleaved();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+  // Defaults that make the ratios hold still on a shared machine: repetitions of every
+  // configuration in random order, so a wal run and its raw twin see the same spread of
+  // machine load, and medians in the summary. Flags given on the command line come later
+  // and win.
+  std::vector<char*> args{argv[0]};
+  std::string repetitions = "--benchmark_repetitions=9";
+  std::string interleaving = "--benchmark_enable_random_interleaving=true";
+  std::string min_time = "--benchmark_min_time=0.2";
+  args.insert(args.end(), {repetitions.data(), interleaving.data(), min_time.data()});
+  args.insert(args.end(), argv + 1, argv + argc);
+  int args_count = static_cast<int>(args.size());
+  benchmark::Initialize(&args_count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(args_count, args.data()))
     return 1;
   StoredValue();  // outside any timed run
   RatioReporter reporter;

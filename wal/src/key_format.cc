@@ -43,6 +43,11 @@ std::string RecordKey(uint32_t topic_id, uint32_t partition, uint64_t offset) {
   return key;
 }
 
+void SetRecordKeyOffset(std::string* record_key, uint64_t offset) {
+  record_key->resize(kPartitionKeyPrefixSize);
+  PutBE64(record_key, offset);
+}
+
 std::optional<DecodedRecordKey> DecodeRecordKey(std::string_view key) {
   if (key.size() != kRecordKeySize || key[0] != kRecordPrefix)
     return std::nullopt;

@@ -50,6 +50,8 @@ uint32_t GetBE32(const char* p);
 uint64_t GetBE64(const char* p);
 
 std::string RecordKey(uint32_t topic_id, uint32_t partition, uint64_t offset);
+// Turns a RecordKey into the key of `offset` of the same partition, in place.
+void SetRecordKeyOffset(std::string* record_key, uint64_t offset);
 struct DecodedRecordKey {
   uint32_t topic_id;
   uint32_t partition;

@@ -53,7 +53,13 @@ const uint8_t* Bytes(std::string_view s) {
 
 }  // namespace
 
-std::string EncodeRecord(const RecordInput& record, PublishTime publish_time) {
+void EncodedRecords::Reserve(size_t records, size_t payload_bytes) {
+  // The table adds the uuid, key, offsets and alignment: ~100 bytes over the payload.
+  bytes_.reserve(payload_bytes + records * (kEnvelopeHeaderSize + 128));
+  starts_.reserve(records);
+}
+
+void EncodedRecords::Add(const RecordInput& record, PublishTime publish_time) {
   thread_local flatbuffers::FlatBufferBuilder builder(1024);
   builder.Clear();
   std::vector<flatbuffers::Offset<fb::Header>> headers;
@@ -77,19 +83,22 @@ std::string EncodeRecord(const RecordInput& record, PublishTime publish_time) {
     rb.add_headers(headers_vec);
   builder.Finish(rb.Finish());
 
-  std::string value(kEnvelopeHeaderSize + builder.GetSize(), '\0');
-  std::memcpy(
-      value.data() + kEnvelopeHeaderSize, builder.GetBufferPointer(), builder.GetSize());
-  PutLE32(value.data() + 13,
-          Crc32cExtend(0, builder.GetBufferPointer(), builder.GetSize()));
-  return value;
+  const auto* table = reinterpret_cast<const char*>(builder.GetBufferPointer());
+  const size_t start = bytes_.size();
+  starts_.push_back(start);
+  bytes_.append(kEnvelopeHeaderSize, '\0');
+  bytes_.append(table, builder.GetSize());
+  PutLE32(bytes_.data() + start + 13, Crc32cExtend(0, table, builder.GetSize()));
 }
 
-void SealEnvelope(std::string* value, uint64_t bytes_before) {
-  char* p = value->data();
+std::string_view EncodedRecords::Seal(size_t i, uint64_t bytes_before) {
+  const size_t start = starts_[i];
+  const size_t end = i + 1 < starts_.size() ? starts_[i + 1] : bytes_.size();
+  char* p = bytes_.data() + start;
   p[0] = static_cast<char>(kEnvelopeVersion);
   PutLE64(p + 5, bytes_before);
   PutLE32(p + 1, Crc32cExtend(0, p + 5, 12));
+  return std::string_view(p, end - start);
 }
 
 Result<uint64_t> DecodeBytesBefore(std::string_view value) {

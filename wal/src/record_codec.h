@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tp/status.h"
 #include "wal/types.h"
@@ -24,11 +25,23 @@ namespace tp::wal {
 inline constexpr uint8_t kEnvelopeVersion = 1;
 inline constexpr size_t kEnvelopeHeaderSize = 17;
 
-// Encodes `record` with a header to be completed by SealEnvelope.
-std::string EncodeRecord(const RecordInput& record, PublishTime publish_time);
+// The records of one append, encoded back to back in one buffer: an append costs one
+// allocation, not one per record. The appending thread adds (and checksums) each
+// record's table; the writer thread seals each envelope once the record's cumulative
+// byte position is known.
+class EncodedRecords {
+ public:
+  void Reserve(size_t records, size_t payload_bytes);
+  void Add(const RecordInput& record, PublishTime publish_time);
+  size_t size() const { return starts_.size(); }
+  // Completes record `i`'s header with its cumulative byte position and returns its
+  // stored value, which stays valid until this object changes.
+  std::string_view Seal(size_t i, uint64_t bytes_before);
 
-// Completes the header of an encoded record with its cumulative byte position.
-void SealEnvelope(std::string* value, uint64_t bytes_before);
+ private:
+  std::string bytes_;
+  std::vector<size_t> starts_;
+};
 
 // Checks the envelope header only; returns the cumulative byte position.
 Result<uint64_t> DecodeBytesBefore(std::string_view value);

@@ -130,14 +130,14 @@ struct WriteOp {
   // kAppendMany: one partition's encoded, unsealed records and the index of its result.
   struct Part {
     TopicPartition tp;
-    std::vector<std::string> values;
+    EncodedRecords values;
     size_t index = 0;
   };
   Kind kind = Kind::kAppend;
   TopicPartition tp;
-  std::vector<std::string> values;  // kAppend: encoded, unsealed records
-  uint32_t records = 0;             // kAppend, kAppendMany: records held
-  std::vector<Part> parts;          // kAppendMany: the entries that passed validation
+  EncodedRecords values;    // kAppend: encoded, unsealed records
+  uint32_t records = 0;     // kAppend, kAppendMany: records held
+  std::vector<Part> parts;  // kAppendMany: the entries that passed validation
   // kAppendMany: one per requested entry; invalid entries hold their error already.
   std::vector<Result<AppendResult>> results;
   AppendManyCallback many_done;
@@ -269,7 +269,7 @@ class Store::Impl {
   // Seals `values` and puts them at the staged partition's next offsets.
   AppendResult StageRecords(GroupCommit& gc,
                             const TopicPartition& tp,
-                            std::vector<std::string>& values);
+                            EncodedRecords& values);
   // InvalidArgument naming the problem, or OK. `records` must not be empty.
   Status CheckRecordSizes(std::span<const RecordInput> records) const;
   void StageCommit(GroupCommit& gc, WriteOp* op);
@@ -582,10 +582,16 @@ Status CheckTopicAndBatch(const TopicPartition& tp,
 
 void EncodeAll(std::span<const RecordInput> records,
                PublishTime now,
-               std::vector<std::string>* values) {
-  values->reserve(records.size());
+               EncodedRecords* values) {
+  size_t payload_bytes = 0;
+  for (const RecordInput& r : records) {
+    payload_bytes += r.payload.size() + r.key.size();
+    for (const Header& h : r.headers)
+      payload_bytes += h.key.size() + h.value.size() + 32;
+  }
+  values->Reserve(records.size(), payload_bytes);
   for (const RecordInput& r : records)
-    values->push_back(EncodeRecord(r, now));
+    values->Add(r, now);
 }
 }  // namespace
 
@@ -812,15 +818,14 @@ Store::Impl::Staged* Store::Impl::StagePartition(GroupCommit& gc,
 
 AppendResult Store::Impl::StageRecords(GroupCommit& gc,
                                        const TopicPartition& tp,
-                                       std::vector<std::string>& values) {
+                                       EncodedRecords& values) {
   Staged* staged = StagePartition(gc, tp, /*create=*/true);
   const uint64_t first = staged->next;
-  for (std::string& value : values) {
-    SealEnvelope(&value, staged->total);
-    gc.batch
-        .Put(records_cf_,
-             keys::RecordKey(staged->ps->topic_id, tp.partition.value(), staged->next),
-             value)
+  std::string key = keys::RecordKey(staged->ps->topic_id, tp.partition.value(), first);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::string_view value = values.Seal(i, staged->total);
+    keys::SetRecordKeyOffset(&key, staged->next);
+    gc.batch.Put(records_cf_, key, rocksdb::Slice(value.data(), value.size()))
         .PermitUncheckedError();
     staged->total += value.size();
     ++staged->next;
