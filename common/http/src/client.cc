@@ -16,6 +16,8 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include "read_buffer.h"
+
 namespace tp::http {
 namespace {
 
@@ -236,6 +238,12 @@ Result<ClientResponse> Client::Request(std::string_view method,
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(impl_->options.max_response_body);
     if (!ec) {
+      ec = RunOp(*conn, hard_deadline, [&](auto handler) {
+        bhttp::async_read_header(conn->stream, conn->buffer, parser, std::move(handler));
+      });
+    }
+    if (!ec && !parser.is_done()) {
+      internal::ReserveForBody(conn->buffer, parser.content_length());
       ec = RunOp(*conn, hard_deadline, [&](auto handler) {
         bhttp::async_read(conn->stream, conn->buffer, parser, std::move(handler));
       });

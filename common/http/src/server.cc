@@ -35,6 +35,8 @@
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
 
+#include "read_buffer.h"
+
 namespace tp::http {
 namespace {
 
@@ -237,6 +239,7 @@ net::awaitable<void> RunSession(ServerImpl* impl, std::shared_ptr<Conn> conn) {
         }
         stream.expires_after(opts.read_timeout);
       }
+      internal::ReserveForBody(buffer, parser.content_length());
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
       ec = bec;
     }
