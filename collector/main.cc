@@ -1,7 +1,7 @@
 // collector: leases telemetry from a broker reader and stores it in PostgreSQL.
 //   collector --reader URL --database-url URL [--listen ADDR] [--group collectors]
 //             [--batch 500] [--lease-seconds 30] [--inflight 2] [--migrate]
-//             [--gpu-seen-resolution-ms 5000]
+//             [--db-connections 1] [--gpu-seen-resolution-ms 5000]
 // Every flag also reads its environment variable (--database-url -> DATABASE_URL).
 #include <atomic>
 #include <condition_variable>
@@ -37,6 +37,7 @@ struct Flags {
   int batch = 500;
   int lease_seconds = 30;
   int inflight = 2;
+  int db_connections = 1;
   int wait_ms = 1000;
   int gpu_seen_resolution_ms = 5000;
   bool migrate = false;
@@ -128,7 +129,10 @@ int Run(const Flags& flags) {
   }
   tp::pg::PoolOptions pool_options;
   pool_options.conninfo = flags.database_url;
-  pool_options.max_size = static_cast<std::size_t>(flags.inflight) + 1;
+  // Leases beyond the connections wait for one with their rows parsed: parsing overlaps
+  // writing, and PostgreSQL does not pay for many concurrent COPYs into the same index
+  // pages (docs/BENCHMARKS.md: 4 concurrent writers cost it ~25% more CPU per row than 2).
+  pool_options.max_size = static_cast<std::size_t>(flags.db_connections);
   pool_options.connect.application_name = "collector";
   auto pool = tp::pg::ConnectionPool::Create(pool_options);
   if (!pool.ok()) {
@@ -234,6 +238,11 @@ int main(int argc, char** argv) {
   app.add_option("--lease-seconds", flags.lease_seconds, "Lease visibility timeout")
       ->capture_default_str();
   app.add_option("--inflight", flags.inflight, "Leases in flight (worker threads)")
+      ->capture_default_str();
+  app.add_option("--db-connections",
+                 flags.db_connections,
+                 "PostgreSQL connections for writes (concurrent transactions)")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   // 30 s is the longest long-poll a reader grants by default.
   app.add_option("--wait-ms", flags.wait_ms, "Long-poll wait per lease request")

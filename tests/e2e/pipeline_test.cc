@@ -99,6 +99,10 @@ TEST_F(PipelineTest, StreamerLoopsOnceAndEveryCsvRowIsStoredExactlyOnce) {
                                    pg_->ConnectionString(),
                                    "--listen",
                                    "127.0.0.1:0",
+                                   "--inflight",
+                                   "3",
+                                   "--db-connections",
+                                   "2",
                                    "--log-format",
                                    "text"},
                                   dir_.path() / "collector.log");
@@ -152,6 +156,11 @@ TEST_F(PipelineTest, StreamerLoopsOnceAndEveryCsvRowIsStoredExactlyOnce) {
   EXPECT_EQ(actual, expected);
   EXPECT_EQ(Count("SELECT count(*) FROM gpus"),
             Count("SELECT count(DISTINCT gpu_uuid) FROM telemetry"));
+  // Three leases in flight shared the two write connections of --db-connections.
+  const int64_t write_connections =
+      Count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'collector'");
+  EXPECT_GE(write_connections, 1);
+  EXPECT_LE(write_connections, 2);
 
   // Both services stop cleanly on SIGTERM.
   const int collector_status = collector.TerminateAndWait(seconds(20));
