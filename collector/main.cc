@@ -1,6 +1,6 @@
 // collector: leases telemetry from a broker reader and stores it in PostgreSQL.
 //   collector --reader URL --database-url URL [--listen ADDR] [--group collectors]
-//             [--batch 500] [--lease-seconds 30] [--inflight 2] [--migrate]
+//             [--batch 500] [--lease-seconds 30] [--inflight 3] [--migrate]
 //             [--db-connections 1] [--gpu-seen-resolution-ms 5000]
 // Every flag also reads its environment variable (--database-url -> DATABASE_URL).
 #include <atomic>
@@ -36,7 +36,7 @@ struct Flags {
   std::string consumer_id;
   int batch = 500;
   int lease_seconds = 30;
-  int inflight = 2;
+  int inflight = 3;
   int db_connections = 1;
   int wait_ms = 1000;
   int gpu_seen_resolution_ms = 5000;
@@ -131,7 +131,8 @@ int Run(const Flags& flags) {
   pool_options.conninfo = flags.database_url;
   // Leases beyond the connections wait for one with their rows parsed: parsing overlaps
   // writing, and PostgreSQL does not pay for many concurrent COPYs into the same index
-  // pages (docs/BENCHMARKS.md: 4 concurrent writers cost it ~25% more CPU per row than 2).
+  // pages (docs/BENCHMARKS.md: 4 concurrent writers cost it ~25% more CPU per row than
+  // 2).
   pool_options.max_size = static_cast<std::size_t>(flags.db_connections);
   pool_options.connect.application_name = "collector";
   auto pool = tp::pg::ConnectionPool::Create(pool_options);

@@ -24,6 +24,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
@@ -1176,6 +1177,17 @@ void ApplyRecordsTuning(rocksdb::DBOptions* db, rocksdb::ColumnFamilyOptions* re
   records->write_buffer_size = 64 << 20;
   records->memtable_insert_with_hint_prefix_extractor =
       std::make_shared<RecordPartitionPrefix>();
+  // Most records are trimmed soon after their consumers commit, so most bytes only ever
+  // pass through the flush and the first compaction: compressing them there was CPU
+  // spent on files about to be deleted. Levels below keep RocksDB's default.
+  const auto supported = rocksdb::GetSupportedCompressions();
+  const bool snappy =
+      std::find(supported.begin(), supported.end(), rocksdb::kSnappyCompression) !=
+      supported.end();
+  records->compression_per_level = {
+      rocksdb::kNoCompression,
+      rocksdb::kNoCompression,
+      snappy ? rocksdb::kSnappyCompression : rocksdb::kNoCompression};
 }
 
 Status Store::Impl::RunMaintenance() {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/optional/optional.hpp>
 

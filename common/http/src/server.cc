@@ -31,11 +31,10 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include "read_buffer.h"
 #include "tp/http/url.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
-
-#include "read_buffer.h"
 
 namespace tp::http {
 namespace {

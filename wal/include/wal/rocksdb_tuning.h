@@ -12,7 +12,8 @@ namespace tp::wal {
 // So the memtable keeps an insert hint per partition, which turns each insert's skip
 // list search into a step from the partition's previous record; RocksDB ignores hints
 // when several threads insert concurrently, so concurrent memtable writes are off.
-// Also sets the records column family's write buffer (64 MiB) and 2 background jobs.
+// Also sets the records column family's write buffer (64 MiB), no compression in
+// levels 0 and 1 (where short-lived records live and die), and 2 background jobs.
 void ApplyRecordsTuning(rocksdb::DBOptions* db, rocksdb::ColumnFamilyOptions* records);
 
 }  // namespace tp::wal
