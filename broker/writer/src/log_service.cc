@@ -22,7 +22,6 @@
 #include <mutex>
 #include <span>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,6 +32,7 @@
 #include "broker/writer.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
+#include "tp/uuid_set.h"
 #include "wal/store.h"
 
 namespace tp::broker {
@@ -135,9 +135,9 @@ class LogService::Impl {
   struct PartitionOwner {
     explicit PartitionOwner(uint32_t s) : shard(s) {}
     const uint32_t shard;
-    std::unordered_set<Uuid> stored;     // recently stored msg_uuids
-    std::deque<Uuid> stored_order;       // eviction order of `stored`
-    std::unordered_set<Uuid> in_flight;  // being written now
+    UuidSet stored;                 // recently stored msg_uuids
+    std::deque<Uuid> stored_order;  // eviction order of `stored`
+    UuidSet in_flight;              // being written now
   };
   struct Topic {
     TopicConfig config;
@@ -390,7 +390,7 @@ class LogService::Impl {
       for (uint32_t j = share.begin; j < share.end; ++j) {
         const uint32_t i = join->order[j];
         const Uuid& id = *join->messages[i].msg_uuid;
-        if (owner.stored.contains(id) || !owner.in_flight.insert(id).second) {
+        if (owner.stored.contains(id) || !owner.in_flight.insert(id)) {
           ++duplicates;  // stored, or earlier in this same request
         } else {
           join->fresh[i] = 1;
@@ -497,7 +497,7 @@ class LogService::Impl {
   }
 
   void Remember(PartitionOwner& owner, const Uuid& id) {
-    if (!owner.stored.insert(id).second)
+    if (!owner.stored.insert(id))
       return;
     owner.stored_order.push_back(id);
     if (owner.stored_order.size() > options_.dedup_window_per_partition) {
