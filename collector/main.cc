@@ -142,7 +142,8 @@ int Run(const Flags& flags) {
   }
   tp::collector::TelemetryStore store(
       *pool,
-      {.gpu_seen_resolution = std::chrono::milliseconds(flags.gpu_seen_resolution_ms)});
+      {.gpu_seen_resolution = std::chrono::milliseconds(flags.gpu_seen_resolution_ms),
+       .max_concurrent_writes = static_cast<std::size_t>(flags.db_connections)});
 
   tp::clients::ConsumerOptions consumer_options;
   consumer_options.reader_url = flags.reader;

@@ -128,6 +128,8 @@ hz=$(getconf CLK_TCK)
 cpu_streamers=$(cat "$work"/streamer*.log | grep -o 'cpu_seconds [0-9.]*' |
   awk -v hz="$hz" '{t += $2} END {printf "%d\n", t * hz}')
 in_table=$(q 'SELECT count(*) FROM telemetry')
+# Rows committed together share their xmin: the number of write transactions.
+transactions=$(q 'SELECT count(DISTINCT xmin::text) FROM telemetry')
 [ "$in_table" -eq "$rows" ] || { echo "telemetry has $in_table rows, expected $rows" >&2; exit 1; }
 
 # The ceiling: the same rows, COPYed back into the same (emptied) table. Three runs, the
@@ -150,7 +152,9 @@ printf 'pipeline  %10.0f rows/s  (%.2f s)\n' "$pipeline_rate" "$pipeline_s"
 printf 'raw COPY  %10.0f rows/s  (%.2f s)\n' "$copy_rate" "$copy_s"
 printf 'pipeline / raw COPY = %.2f\n' "$(echo "$pipeline_rate / $copy_rate" | bc -l)"
 leases=$(collector_counter collector_leases_total)
-printf 'collector transactions %d, %.0f rows each\n' "$leases" "$(echo "$rows / $leases" | bc -l)"
+printf 'collector leases %d, %.0f rows each; PostgreSQL transactions %d, %.0f rows each\n' \
+  "$leases" "$(echo "$rows / $leases" | bc -l)" \
+  "$transactions" "$(echo "$rows / $transactions" | bc -l)"
 printf 'CPU during the pipeline phase, µs per row (cores busy):\n'
 for part in streamers broker collectors pg; do
   t=$(eval echo "\$cpu_$part")

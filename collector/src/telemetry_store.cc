@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -366,10 +368,89 @@ Status ValidateForStorage(const telemetry::TelemetryRecord& r) {
   return Status::Ok();
 }
 
+// Queues Write calls while max_concurrent_writes transactions are in flight; the call
+// at the head of the queue takes a free slot and writes the queue in one transaction.
+class TelemetryStore::Combiner {
+ public:
+  explicit Combiner(std::size_t max_writers) : max_writers_(max_writers) {}
+
+  Result<WriteResult> Write(TelemetryStore& store, const std::vector<StoreRow>& rows) {
+    Call me{&rows, std::nullopt};
+    std::unique_lock lock(mu_);
+    waiting_.push_back(&me);
+    cv_.wait(lock, [&] {
+      return me.result.has_value() || (active_ < max_writers_ && waiting_.front() == &me);
+    });
+    if (me.result) {
+      return std::move(*me.result);
+    }
+    ++active_;
+    std::vector<Call*> group;
+    std::size_t total = 0;
+    while (!waiting_.empty() &&
+           (group.empty() || total + waiting_.front()->rows->size() <= kMaxRows)) {
+      total += waiting_.front()->rows->size();
+      group.push_back(waiting_.front());
+      waiting_.pop_front();
+    }
+    lock.unlock();
+    cv_.notify_all();  // the next in line may lead if another slot is free
+    std::vector<Result<WriteResult>> results = WriteGroup(store, group, total);
+    lock.lock();
+    --active_;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      group[i]->result = std::move(results[i]);
+    }
+    lock.unlock();
+    cv_.notify_all();
+    return std::move(*me.result);
+  }
+
+ private:
+  struct Call {
+    const std::vector<StoreRow>* rows;
+    std::optional<Result<WriteResult>> result;
+  };
+  // Bounds one combined transaction (a COPY of this many rows is a few MB).
+  static constexpr std::size_t kMaxRows = 10000;
+
+  static std::vector<Result<WriteResult>> WriteGroup(TelemetryStore& store,
+                                                     const std::vector<Call*>& group,
+                                                     std::size_t total) {
+    std::vector<Result<WriteResult>> results;
+    if (group.size() > 1) {
+      std::vector<StoreRow> all;
+      all.reserve(total);
+      for (const Call* call : group) {
+        all.insert(all.end(), call->rows->begin(), call->rows->end());
+      }
+      auto combined = store.WriteOne(all);
+      if (combined.ok()) {
+        results.assign(group.size(), WriteResult{});
+        results[0] = std::move(combined);
+        return results;
+      }
+    }
+    for (const Call* call : group) {
+      results.push_back(store.WriteOne(*call->rows));
+    }
+    return results;
+  }
+
+  const std::size_t max_writers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Call*> waiting_;  // GUARDED_BY mu_
+  std::size_t active_ = 0;     // GUARDED_BY mu_
+};
+
 TelemetryStore::TelemetryStore(std::shared_ptr<pg::ConnectionPool> pool,
                                TelemetryStoreOptions options)
     : pool_(std::move(pool)),
-      gpus_(std::make_unique<GpuCache>(options.gpu_seen_resolution)) {}
+      gpus_(std::make_unique<GpuCache>(options.gpu_seen_resolution)),
+      combiner_(options.max_concurrent_writes > 0
+                    ? std::make_unique<Combiner>(options.max_concurrent_writes)
+                    : nullptr) {}
 
 TelemetryStore::~TelemetryStore() = default;
 
@@ -377,6 +458,10 @@ Result<WriteResult> TelemetryStore::Write(const std::vector<StoreRow>& rows) {
   if (rows.empty()) {
     return WriteResult{};
   }
+  return combiner_ ? combiner_->Write(*this, rows) : WriteOne(rows);
+}
+
+Result<WriteResult> TelemetryStore::WriteOne(const std::vector<StoreRow>& rows) {
   GpuAggregates gpus = AggregateGpus(rows);
   gpus_->DropCovered(&gpus);
   TP_ASSIGN_OR_RETURN(pg::PooledConnection conn, pool_->Acquire());

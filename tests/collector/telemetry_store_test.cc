@@ -1,7 +1,9 @@
 #include "collector/telemetry_store.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -204,6 +206,82 @@ TEST_F(TelemetryStoreTest, SchemaBehindIsFailedPrecondition) {
   auto r =
       store.Write({{Uuid::NewV7(), MakeRecord("GPU-a", "M", "2025-07-18T20:42:34Z")}});
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+}
+
+// Runs `calls` concurrent Writes on a store that allows one transaction at a time while
+// the first of them is held up by a lock on telemetry, so the others queue behind it.
+// Returns each call's outcome, in call order.
+std::vector<Result<WriteResult>> WriteWhileTheFirstIsBlocked(
+    const std::string& conninfo,
+    TelemetryStore& store,
+    const std::vector<std::vector<StoreRow>>& calls) {
+  auto blocker = pg::Connect(conninfo);
+  EXPECT_TRUE(blocker.ok());
+  pqxx::work lock_tx(**blocker);
+  lock_tx.exec("LOCK TABLE telemetry IN ACCESS EXCLUSIVE MODE");
+  std::vector<std::optional<Result<WriteResult>>> outcomes(calls.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    threads.emplace_back([&, i] { outcomes[i] = store.Write(calls[i]); });
+    // The first takes the only slot and waits for the lock; the rest queue behind it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 300 : 20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  lock_tx.commit();
+  for (auto& t : threads)
+    t.join();
+  std::vector<Result<WriteResult>> out;
+  for (auto& o : outcomes)
+    out.push_back(std::move(*o));
+  return out;
+}
+
+std::vector<StoreRow> RowsOf(const std::string& gpu, int n) {
+  std::vector<StoreRow> rows;
+  for (int i = 0; i < n; ++i)
+    rows.push_back({Uuid::NewV7(), MakeRecord(gpu, "M", "2025-07-18T20:42:34Z", i)});
+  return rows;
+}
+
+TEST_F(TelemetryStoreTest, WritesWaitingForTheSlotShareOneTransaction) {
+  TelemetryStore store(pool_, {.max_concurrent_writes = 1});
+  std::vector<std::vector<StoreRow>> calls;
+  for (int i = 0; i < 6; ++i)
+    calls.push_back(RowsOf("GPU-" + std::to_string(i), 50));
+  auto outcomes = WriteWhileTheFirstIsBlocked(conninfo(), store, calls);
+  uint64_t inserted = 0;
+  for (auto& o : outcomes) {
+    ASSERT_OK(o.status());
+    inserted += o->inserted;
+    EXPECT_EQ(o->duplicates, 0u);
+  }
+  EXPECT_EQ(inserted, 300u);
+  EXPECT_EQ(Rows(), 300);
+  // The first call's transaction, then one for the five that waited.
+  EXPECT_EQ(Count(conninfo(), "SELECT count(DISTINCT xmin::text) FROM telemetry"), 2);
+}
+
+// A combined transaction that fails is written again call by call: a row PostgreSQL
+// rejects fails only its own call, and the others' rows are stored.
+TEST_F(TelemetryStoreTest, ARejectedRowFailsOnlyItsOwnCombinedCall) {
+  TelemetryStore store(pool_, {.max_concurrent_writes = 1});
+  std::vector<StoreRow> bad = RowsOf("GPU-bad", 3);
+  bad[1].record.gpu_id = -1;  // violates telemetry_gpu_index_check
+  auto outcomes = WriteWhileTheFirstIsBlocked(
+      conninfo(),
+      store,
+      {RowsOf("GPU-0", 10), RowsOf("GPU-1", 10), bad, RowsOf("GPU-2", 10)});
+  ASSERT_OK(outcomes[0].status());
+  ASSERT_OK(outcomes[1].status());
+  EXPECT_FALSE(outcomes[2].ok());
+  EXPECT_NE(outcomes[2].status().message().find("telemetry_gpu_index_check"),
+            std::string::npos)
+      << outcomes[2].status().ToString();
+  ASSERT_OK(outcomes[3].status());
+  EXPECT_EQ(outcomes[1]->inserted + outcomes[3]->inserted, 20u);
+  EXPECT_EQ(Rows(), 30);
+  EXPECT_EQ(
+      Count(conninfo(), "SELECT count(*) FROM telemetry WHERE gpu_uuid = 'GPU-bad'"), 0);
 }
 
 // PostgreSQL stops in the middle of a stream of writes and comes back: the store reports

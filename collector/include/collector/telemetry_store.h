@@ -15,8 +15,13 @@
 // to that resolution (per collector; the upsert keeps the greatest).
 //
 // Durability: Write returns OK only after COMMIT succeeded.
-// Thread-safety: Write may be called from many threads; each call leases its own pooled
-// connection.
+// Thread-safety: Write may be called from many threads. Without max_concurrent_writes
+// each call is its own transaction on its own pooled connection. With it, calls beyond
+// that many wait, and whoever gets the next free slot writes every waiting call's rows
+// in one transaction: one COMMIT, and its fsync wait, for several leases. If that
+// combined transaction fails, each call's rows are written again on their own, so a
+// call always gets the outcome of its own rows (a data error in one lease never fails
+// another).
 #pragma once
 
 #include <chrono>
@@ -50,6 +55,10 @@ struct TelemetryStoreOptions {
   // How far gpus.last_seen may lag behind the newest stored row of its GPU; 0 writes
   // every batch's GPUs.
   std::chrono::microseconds gpu_seen_resolution = std::chrono::seconds(5);
+  // Transactions in flight at once, and combining of the calls that wait for one (see
+  // the file comment); 0: no limit and no combining. Give the pool at least as many
+  // connections.
+  std::size_t max_concurrent_writes = 0;
 };
 
 class TelemetryStore {
@@ -59,6 +68,8 @@ class TelemetryStore {
   ~TelemetryStore();
 
   // Stores `rows` in one transaction (see the file comment). An empty batch is a no-op.
+  // When calls were combined, the first call's WriteResult counts the rows of all of
+  // them and the others count zero.
   // Errors (nothing was committed; retry later, the write is idempotent):
   //   kUnavailable: the connection broke (server down/restarting) or COMMIT's outcome
   //     is unknown; the pooled connection is discarded;
@@ -72,9 +83,13 @@ class TelemetryStore {
 
  private:
   class GpuCache;
+  class Combiner;
+
+  Result<WriteResult> WriteOne(const std::vector<StoreRow>& rows);
 
   std::shared_ptr<pg::ConnectionPool> pool_;
   std::unique_ptr<GpuCache> gpus_;
+  std::unique_ptr<Combiner> combiner_;  // null without max_concurrent_writes
 };
 
 }  // namespace tp::collector
