@@ -60,8 +60,9 @@ Collector::Collector(CollectorOptions options,
                                        "Failed database transactions");
     m.ack_failures = &registry->AddCounter("collector_ack_failures_total",
                                            "Ack or nack calls that failed");
-    m.tx_seconds = &registry->AddHistogram("collector_transaction_seconds",
-                                           "Duration of one committed write transaction");
+    m.tx_seconds = &registry->AddHistogram(
+        "collector_transaction_seconds",
+        "Duration of one lease's committed write, waiting for a connection included");
   }
 }
 
