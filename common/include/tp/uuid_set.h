@@ -27,7 +27,7 @@ class UuidSet {
     for (size_t i = Home(id);; i = Next(i)) {
       if (IsNil(slots_[i]))
         return false;
-      if (slots_[i] == id)
+      if (Same(slots_[i], id))
         return true;
     }
   }
@@ -44,7 +44,7 @@ class UuidSet {
       Grow();
     size_t i = Home(id);
     for (; !IsNil(slots_[i]); i = Next(i)) {
-      if (slots_[i] == id)
+      if (Same(slots_[i], id))
         return false;
     }
     slots_[i] = id;
@@ -67,7 +67,7 @@ class UuidSet {
     for (;; hole = Next(hole)) {
       if (IsNil(slots_[hole]))
         return false;
-      if (slots_[hole] == id)
+      if (Same(slots_[hole], id))
         break;
     }
     // Backward-shift deletion: move later members of the probe run into the hole when
@@ -90,16 +90,33 @@ class UuidSet {
   bool empty() const { return size_ == 0; }
 
  private:
-  static bool IsNil(const Uuid& id) { return id == Uuid(); }
+  // Two words instead of Uuid's byte-wise comparison, which compiles to a memcmp call:
+  // the probes below compare in their innermost loop.
+  struct Words {
+    uint64_t hi;
+    uint64_t lo;
+  };
+  static Words Load(const Uuid& id) {
+    Words w;
+    std::memcpy(&w.hi, id.bytes().data(), 8);
+    std::memcpy(&w.lo, id.bytes().data() + 8, 8);
+    return w;
+  }
+  static bool IsNil(const Uuid& id) {
+    const Words w = Load(id);
+    return (w.hi | w.lo) == 0;
+  }
+  static bool Same(const Uuid& a, const Uuid& b) {
+    const Words x = Load(a);
+    const Words y = Load(b);
+    return x.hi == y.hi && x.lo == y.lo;
+  }
 
   // Version-7 and version-4 UUIDs carry random bits in both halves; the multiply mixes
   // them so that sequential or crafted ids still spread over the table.
   size_t Home(const Uuid& id) const {
-    uint64_t hi = 0;
-    uint64_t lo = 0;
-    std::memcpy(&hi, id.bytes().data(), 8);
-    std::memcpy(&lo, id.bytes().data() + 8, 8);
-    uint64_t h = (hi ^ std::rotl(lo, 29)) * 0x9e3779b97f4a7c15ULL;
+    const Words w = Load(id);
+    uint64_t h = (w.hi ^ std::rotl(w.lo, 29)) * 0x9e3779b97f4a7c15ULL;
     h ^= h >> 32;
     return static_cast<size_t>(h) & (slots_.size() - 1);
   }
