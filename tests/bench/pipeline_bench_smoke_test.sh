@@ -10,7 +10,7 @@ out=$(BIN_DIR=$2 bash "$bench" --rows 2000 --streamers 2 --collectors 2 2>&1) ||
 }
 echo "$out"
 for pattern in '^pipeline +[0-9]+ rows/s' '^raw COPY +[0-9]+ rows/s' \
-  '^pipeline / raw COPY = [0-9.]+$' '^collector transactions [0-9]+' \
+  '^pipeline / raw COPY = [0-9.]+$' '^collector leases [0-9]+, [0-9]+ rows each; PostgreSQL transactions [0-9]+' \
   '^  streamers +[0-9.]+ ' '^  broker +[0-9.]+ ' '^  collectors +[0-9.]+ ' \
   '^  pg +[0-9.]+ ' '^  raw COPY +[0-9.]+ '; do
   grep -Eq "$pattern" <<<"$out" || { echo "missing from the report: $pattern" >&2; exit 1; }
