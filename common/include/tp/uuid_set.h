@@ -37,7 +37,6 @@ class UuidSet {
     if (IsNil(id)) {
       const bool added = !has_nil_;
       has_nil_ = true;
-      size_ += added ? 1 : 0;
       return added;
     }
     if ((stored_ + 1) * 2 > slots_.size())
@@ -49,7 +48,6 @@ class UuidSet {
     }
     slots_[i] = id;
     ++stored_;
-    ++size_;
     return true;
   }
 
@@ -58,7 +56,6 @@ class UuidSet {
     if (IsNil(id)) {
       const bool removed = has_nil_;
       has_nil_ = false;
-      size_ -= removed ? 1 : 0;
       return removed;
     }
     if (slots_.empty())
@@ -82,12 +79,11 @@ class UuidSet {
     }
     slots_[hole] = Uuid();
     --stored_;
-    --size_;
     return true;
   }
 
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
+  size_t size() const { return stored_ + (has_nil_ ? 1 : 0); }
+  bool empty() const { return size() == 0; }
 
  private:
   // Two words instead of Uuid's byte-wise comparison, which compiles to a memcmp call:
@@ -139,7 +135,6 @@ class UuidSet {
 
   std::vector<Uuid> slots_;  // nil marks a free slot; the nil UUID itself is has_nil_
   size_t stored_ = 0;        // members in slots_
-  size_t size_ = 0;          // stored_ plus the nil UUID if present
   bool has_nil_ = false;
 };
 
