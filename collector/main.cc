@@ -129,10 +129,8 @@ int Run(const Flags& flags) {
   }
   tp::pg::PoolOptions pool_options;
   pool_options.conninfo = flags.database_url;
-  // Leases beyond the connections wait for one with their rows parsed: parsing overlaps
-  // writing, and PostgreSQL does not pay for many concurrent COPYs into the same index
-  // pages (docs/BENCHMARKS.md: 4 concurrent writers cost it ~25% more CPU per row than
-  // 2).
+  // The store runs at most --db-connections transactions and combines the leases that
+  // wait (TelemetryStore::Write), so the pool needs no more connections than that.
   pool_options.max_size = static_cast<std::size_t>(flags.db_connections);
   pool_options.connect.application_name = "collector";
   auto pool = tp::pg::ConnectionPool::Create(pool_options);

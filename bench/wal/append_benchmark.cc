@@ -79,15 +79,18 @@ std::unique_ptr<rocksdb::DB> OpenRaw(const std::filesystem::path& dir) {
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
+const std::filesystem::path& FreshRunDir() {
+  current.dir.emplace(std::move(tp::TempDir::Make("wal-bench-").value()));
+  return current.dir->path();
+}
+
 template <bool kSync>
 void SetupWalRun(const benchmark::State&) {
-  current.dir.emplace(std::move(tp::TempDir::Make("wal-bench-").value()));
-  current.wal = OpenWal(current.dir->path(), kSync);
+  current.wal = OpenWal(FreshRunDir(), kSync);
 }
 
 void SetupRawRun(const benchmark::State&) {
-  current.dir.emplace(std::move(tp::TempDir::Make("wal-bench-").value()));
-  current.raw = OpenRaw(current.dir->path());
+  current.raw = OpenRaw(FreshRunDir());
 }
 
 void TeardownRun(const benchmark::State&) {
