@@ -1,6 +1,7 @@
 #include "baselines.h"
 
-#include <condition_variable>
+#include <algorithm>
+#include <future>
 #include <latch>
 #include <map>
 #include <memory>
@@ -18,32 +19,6 @@ namespace {
 
 constexpr std::string_view kTopic = "telemetry";
 
-// Waits for the AppendAsync calls of one split batch.
-class AppendJoin {
- public:
-  explicit AppendJoin(int parts) : remaining_(parts) {}
-
-  void Done(const Result<wal::AppendResult>& result) {
-    std::lock_guard lock(mu_);
-    if (!result.ok() && error_.ok())
-      error_ = result.status();
-    if (--remaining_ == 0)
-      cv_.notify_all();
-  }
-
-  Status Wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return remaining_ == 0; });
-    return error_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int remaining_;  // REQUIRES: mu_ held
-  Status error_;   // REQUIRES: mu_ held
-};
-
 // One batch through the wal, as configured. Returns the batch's outcome.
 Status AppendBatch(wal::Store& store,
                    const WalLoad& load,
@@ -55,16 +30,37 @@ Status AppendBatch(wal::Store& store,
     return store.Append({std::string(kTopic), wal::PartitionId(own_partition)}, records)
         .status();
   }
-  std::map<uint32_t, std::vector<wal::RecordInput>> shares;
-  for (const auto& r : records)
-    shares[broker::PartitionForKey(r.key, load.partitions)].push_back(r);
-  auto join = std::make_shared<AppendJoin>(static_cast<int>(shares.size()));
-  for (const auto& [partition, share] : shares) {
-    store.AppendAsync({std::string(kTopic), wal::PartitionId(partition)},
-                      share,
-                      [join](Result<wal::AppendResult> r) { join->Done(r); });
+  // As the writer appends a publish: ordered by partition (stable, so each partition
+  // keeps the request's order), every partition's share in one multi-partition append.
+  std::vector<std::pair<uint32_t, std::size_t>> order;
+  for (std::size_t i = 0; i < records.size(); ++i)
+    order.emplace_back(broker::PartitionForKey(records[i].key, load.partitions), i);
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
+    return x.first < y.first;
+  });
+  std::vector<wal::RecordInput> sorted;
+  sorted.reserve(records.size());  // never reallocates: the spans below point into it
+  std::vector<wal::PartitionAppend> appends;
+  for (std::size_t k = 0; k < order.size();) {
+    std::size_t end = k;
+    for (; end < order.size() && order[end].first == order[k].first; ++end)
+      sorted.push_back(records[order[end].second]);
+    appends.push_back({{std::string(kTopic), wal::PartitionId(order[k].first)},
+                       std::span<const wal::RecordInput>(sorted.data() + k, end - k)});
+    k = end;
   }
-  return join->Wait();
+  std::promise<Status> outcome;
+  store.AppendManyAsync(appends, [&](std::vector<Result<wal::AppendResult>> results) {
+    Status first;
+    for (const auto& r : results) {
+      if (!r.ok()) {
+        first = r.status();
+        break;
+      }
+    }
+    outcome.set_value(first);
+  });
+  return outcome.get_future().get();
 }
 
 }  // namespace

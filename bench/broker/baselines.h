@@ -24,7 +24,8 @@ struct WalLoad {
   int threads = 4;
   std::size_t batch = 100;
   // false: every append goes to the thread's own partition. true: a batch is split by
-  // message key over `partitions`, as the broker's writer splits a publish.
+  // message key over `partitions` and appended as one multi-partition entry, as the
+  // broker's writer appends a publish.
   bool split_by_partition = false;
   uint32_t partitions = 256;
   bool sync = true;  // SyncPolicy::kAlways; false: kNone (diagnostics only)

@@ -6,7 +6,8 @@
 // gets a fresh `broker standalone --sync always` child on a free 127.0.0.1 port and a
 // fresh data directory under $TMPDIR. Phases, in order:
 //   wal ceiling       tp::wal::Store, sync always, --publishers threads x --batch records
-//   [wal split]       the same batches split by partition as the broker writes them
+//   [wal split]       the same batches split by partition, one multi-partition append
+//                     each, as the broker writes them
 //   (a) publish       --publishers Publishers x --batch messages per request
 //   rocksdb put       one thread, one synced rocksdb Put per message
 //   [wal 1-record]    --connections threads appending one record each

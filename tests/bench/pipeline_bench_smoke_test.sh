@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pipeline_bench_smoke_test.sh BENCH BIN_DIR: runs the pipeline benchmark over 2000 rows
-# and checks that its report has every line, with numbers in them.
+# (after as many warm-up rows) and checks that its report has every line, with numbers
+# in them.
 set -euo pipefail
 bench=$1
 out=$(BIN_DIR=$2 bash "$bench" --rows 2000 --streamers 2 --collectors 2 2>&1) || {
@@ -9,7 +10,8 @@ out=$(BIN_DIR=$2 bash "$bench" --rows 2000 --streamers 2 --collectors 2 2>&1) ||
   exit 1
 }
 echo "$out"
-for pattern in '^pipeline +[0-9]+ rows/s' '^raw COPY +[0-9]+ rows/s' \
+for pattern in '^rows 2000 \(after 2000 warm-up rows\)' '^pipeline +[0-9]+ rows/s' \
+  '^raw COPY +[0-9]+ rows/s +\([0-9.]+ s, median of [0-9.]+ [0-9.]+ [0-9.]+ ms' \
   '^pipeline / raw COPY = [0-9.]+$' '^collector leases [0-9]+, [0-9]+ rows each; PostgreSQL transactions [0-9]+' \
   '^  streamers +[0-9.]+ ' '^  broker +[0-9.]+ ' '^  collectors +[0-9.]+ ' \
   '^  pg +[0-9.]+ ' '^  raw COPY +[0-9.]+ '; do
