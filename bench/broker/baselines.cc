@@ -83,6 +83,7 @@ Result<PhaseResult> RunWalAppend(const WalLoad& load,
   std::latch warmed(load.threads);
   std::latch go(1);
   std::unique_ptr<Quota> quota;
+  const auto warmup_end = budget.WarmupEnd();
   std::vector<std::thread> threads;
   for (int t = 0; t < load.threads; ++t) {
     threads.emplace_back([&, t] {
@@ -99,8 +100,10 @@ Result<PhaseResult> RunWalAppend(const WalLoad& load,
         }
       };
       const auto own = static_cast<uint32_t>(t) % load.partitions;
-      fill();
-      w.error = AppendBatch(*store, load, own, records);  // warm-up, not counted
+      do {  // warm-up, not counted
+        fill();
+        w.error = AppendBatch(*store, load, own, records);
+      } while (w.error.ok() && Clock::now() < warmup_end);
       warmed.count_down();
       go.wait();
       while (w.error.ok() && quota->Claim(load.batch)) {
@@ -166,16 +169,20 @@ Result<PhaseResult> RunRocksDbPuts(const MessageBodies& bodies,
     const std::string& value = bodies.row(row).json;
     return db->Put(write_options, key, rocksdb::Slice(value.data(), value.size()));
   };
-  s = put(0);  // warm-up
-  if (!s.ok())
-    return Status::IOError("rocksdb put: " + s.ToString());
+  std::size_t row = 0;
+  const auto warmup_end = budget.WarmupEnd();
+  do {  // warm-up, not counted
+    s = put(row++);
+    if (!s.ok())
+      return Status::IOError("rocksdb put: " + s.ToString());
+  } while (Clock::now() < warmup_end);
 
   const double cpu0 = SelfCpuSeconds();
   const auto start = Clock::now();
   Quota quota(budget.count, start + budget.duration);
   std::vector<double> ms;
   PhaseResult r;
-  for (std::size_t row = 1; quota.Claim(1); ++row) {
+  for (; quota.Claim(1); ++row) {
     const auto t0 = Clock::now();
     s = put(row);
     if (!s.ok())

@@ -53,6 +53,7 @@ using tp::bench::PhaseResult;
 struct Flags {
   double seconds = 10;
   uint64_t count = 500'000;
+  double warmup_seconds = 1;
   std::string csv;
   std::string broker;
   int publishers = 4;
@@ -97,6 +98,8 @@ class Run {
     budget_.count = flags.count;
     budget_.duration =
         std::chrono::milliseconds(static_cast<int64_t>(flags.seconds * 1000));
+    budget_.warmup =
+        std::chrono::milliseconds(static_cast<int64_t>(flags.warmup_seconds * 1000));
   }
 
   const std::vector<PhaseResult>& phases() const { return phases_; }
@@ -403,6 +406,7 @@ nlohmann::json ReportJson(const std::string& command,
   doc["mean_body_bytes"] = bodies.mean_bytes();
   doc["seconds"] = flags.seconds;
   doc["count"] = flags.count;
+  doc["warmup_seconds"] = flags.warmup_seconds;
   doc["rounds"] = flags.rounds;
   doc["phases"] = nlohmann::json::array();
   for (const auto& p : phases) {
@@ -517,6 +521,12 @@ int Main(int argc, char** argv) {
   app.add_option("--seconds", flags.seconds, "Wall-clock bound of every phase")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
+  app.add_option("--warmup-seconds",
+                 flags.warmup_seconds,
+                 "Load before every phase's clock starts, not measured (at least one "
+                 "batch per worker)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0));
   app.add_option("--count", flags.count, "Message bound of every phase")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
@@ -597,12 +607,13 @@ int Main(int argc, char** argv) {
   fmt::print("{}\n", command);
   fmt::print(
       "csv {} ({} rows, {:.0f} bytes per message), each phase <= {} messages and "
-      "<= {} s, broker standalone --sync {} with {} partitions\n",
+      "<= {} s after {} s of warm-up, broker standalone --sync {} with {} partitions\n",
       flags.csv,
       bodies->size(),
       bodies->mean_bytes(),
       flags.count,
       flags.seconds,
+      flags.warmup_seconds,
       flags.sync,
       flags.partitions);
   fmt::print("load average at start: {}\n", load_start);

@@ -18,6 +18,13 @@ using Clock = std::chrono::steady_clock;
 struct Budget {
   uint64_t count = 0;  // messages per phase
   std::chrono::milliseconds duration{0};
+  // Before the clock starts, every worker of a phase runs its load (not counted) until
+  // this much time has passed, at least one batch: the measured part then sees a store,
+  // a broker and allocators that are already running, not starting.
+  std::chrono::milliseconds warmup{0};
+
+  // When the warm-up of a phase that starts its workers now ends.
+  Clock::time_point WarmupEnd() const { return Clock::now() + warmup; }
 };
 
 // Hands a phase's message budget out to its workers in batches. Thread-safe.

@@ -20,9 +20,9 @@
 
 namespace tp::bench {
 
-// Topics the broker must declare (--topics "telemetry:N,warmup:1"): every publisher
-// sends one batch to kWarmupTopic before the clock starts (connection set up, code paths
-// warm), which no consumer reads.
+// Topics the broker must declare (--topics "telemetry:N,warmup:1"). Before the clock
+// starts, every publisher publishes for budget.warmup (at least one batch): to kTopic
+// when the phase has no consumers, else to kWarmupTopic, which no consumer reads.
 inline constexpr std::string_view kTopic = "telemetry";
 inline constexpr std::string_view kWarmupTopic = "warmup";
 

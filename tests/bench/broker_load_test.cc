@@ -20,6 +20,8 @@ TEST(BrokerLoadTest, ReportsEveryFigureOfAShortRun) {
                                         "1",
                                         "--count",
                                         "400",
+                                        "--warmup-seconds",
+                                        "0.2",
                                         "--publishers",
                                         "2",
                                         "--batch",
@@ -45,6 +47,7 @@ TEST(BrokerLoadTest, ReportsEveryFigureOfAShortRun) {
                            "(c) lease+ack: 1 consumers x lease 50",
                            "where the time goes",
                            "load average at start",
+                           "after 0.2 s of warm-up",
                            "(goal >= 0.70)",
                            "(goal >= 3.00)",
                            "(goal >= 0.90)"}) {
@@ -55,6 +58,7 @@ TEST(BrokerLoadTest, ReportsEveryFigureOfAShortRun) {
   std::ifstream in(json_path);
   const auto doc = nlohmann::json::parse(in, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << "bad JSON report";
+  EXPECT_DOUBLE_EQ(doc.at("warmup_seconds").get<double>(), 0.2);
   std::set<std::string> ids;
   for (const auto& phase : doc.at("phases")) {
     const std::string id = phase.at("id").get<std::string>();
