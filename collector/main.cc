@@ -1,6 +1,6 @@
 // collector: leases telemetry from a broker reader and stores it in PostgreSQL.
 //   collector --reader URL --database-url URL [--listen ADDR] [--group collectors]
-//             [--batch 500] [--lease-seconds 30] [--inflight 3] [--migrate]
+//             [--batch 1000] [--lease-seconds 30] [--inflight 3] [--migrate]
 //             [--db-connections 1] [--gpu-seen-resolution-ms 5000]
 // Every flag also reads its environment variable (--database-url -> DATABASE_URL).
 #include <atomic>
@@ -34,7 +34,7 @@ struct Flags {
   std::string group = "collectors";
   std::string topic = "telemetry";
   std::string consumer_id;
-  int batch = 500;
+  int batch = 1000;
   int lease_seconds = 30;
   int inflight = 3;
   int db_connections = 1;

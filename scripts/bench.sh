@@ -10,7 +10,7 @@ build/bin/wal_append_benchmark --benchmark_min_time="$min_time"
 echo "==> broker load (publish, lease+ack) vs wal append ceiling and synced RocksDB Puts"
 build/bin/broker_load --seconds "${BROKER_LOAD_SECONDS:-10}" --rounds "${BROKER_LOAD_ROUNDS:-3}"
 echo "==> pipeline (CSV -> broker -> collectors -> PostgreSQL) vs raw COPY"
-bench/pipeline/pipeline_bench.sh --rows "${PIPELINE_ROWS:-100000}"
+bench/pipeline/pipeline_bench.sh --rows "${PIPELINE_ROWS:-100000}" --rounds 3
 echo "==> apigw telemetry query latency at 1M and 10M rows"
 build/bin/apigw_benchmark --rows "${APIGW_ROWS:-1000000,10000000}" --queries 2000 --clients 4 \
   --seconds 10

@@ -3,29 +3,33 @@
 # (sync=always) and collectors into PostgreSQL, next to a raw COPY of the very same rows
 # into the same table in the same run (the ceiling). Prints both and their ratio.
 #   bench/pipeline/pipeline_bench.sh [--rows N] [--streamers S] [--collectors C]
-#                                    [--warmup-rows W]
+#                                    [--warmup-rows W] [--rounds R]
+# With several rounds, each one measures the pipeline and then the raw COPY again, and
+# the verdict is the median of the rounds' ratios.
 # Bounded: every wait has a deadline; everything it starts is stopped on exit.
 set -euo pipefail
 trap 'echo "pipeline_bench: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="${BIN_DIR:-$root/build/bin}"
-rows=100000 streamers=2 collectors=2 warmup_rows=
+rows=100000 streamers=2 collectors=2 warmup_rows= rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) rows=$2; shift ;;
     --streamers) streamers=$2; shift ;;
     --collectors) collectors=$2; shift ;;
     --warmup-rows) warmup_rows=$2; shift ;;
-    *) echo "usage: $0 [--rows N] [--streamers S] [--collectors C] [--warmup-rows W]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "usage: $0 [--rows N] [--streamers S] [--collectors C] [--warmup-rows W] [--rounds R]" >&2; exit 2 ;;
   esac
   shift
 done
 warmup_rows=${warmup_rows:-$rows}
-for n in "$rows" "$streamers" "$collectors" "$warmup_rows"; do
+for n in "$rows" "$streamers" "$collectors" "$warmup_rows" "$rounds"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a count: $n" >&2; exit 2; }
 done
-[ "$rows" -ge "$streamers" ] && [ "$streamers" -ge 1 ] && [ "$collectors" -ge 1 ] ||
-  { echo "need --streamers >= 1, --collectors >= 1 and --rows >= --streamers" >&2; exit 2; }
+[ "$rows" -ge "$streamers" ] && [ "$streamers" -ge 1 ] && [ "$collectors" -ge 1 ] &&
+  [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] ||
+  { echo "need --streamers >= 1, --collectors >= 1, --rows >= --streamers, --rounds 1..20" >&2; exit 2; }
 for b in broker streamer collector migrate; do
   [ -x "$bin/$b" ] || { echo "build first: $bin/$b missing (make build)" >&2; exit 2; }
 done
@@ -111,14 +115,14 @@ stream_and_store() {
 
 rows=$(( rows / streamers * streamers ))
 warmup_rows=$(( warmup_rows / streamers * streamers ))
-# Warm-up, not measured: the same pipeline over warmup_rows rows, then the table is
-# emptied. A PostgreSQL backend maps each page of shared memory on its first touch; a
-# collector's long-lived write connection has done that long ago, the fresh ones of a
-# short run have not (those page faults were 9% of PostgreSQL's CPU in the measured
-# phase when there was no warm-up), and the raw COPY below runs in a backend that has.
+# Warm-up, not measured: the same pipeline over warmup_rows rows (each round empties the
+# table before it starts). A PostgreSQL backend maps each page of shared memory on its
+# first touch; a collector's long-lived write connection has done that long ago, the
+# fresh ones of a short run have not (those page faults were 9% of PostgreSQL's CPU in
+# the measured phase when there was no warm-up), and the raw COPY below runs in a
+# backend that has.
 if [ "$warmup_rows" -gt 0 ]; then
   stream_and_store "$warmup_rows" "$warmup_rows"
-  q "TRUNCATE telemetry" >/dev/null
 fi
 
 # CPU time per component, in clock ticks: what the pipeline costs besides PostgreSQL's
@@ -138,55 +142,83 @@ sum_ticks() {
 pg_pids() { local master; master=$(head -n 1 "$work/pg/postmaster.pid"); echo "$master" $(ps -o pid= --ppid "$master"); }
 broker_pid=${pids[0]}
 collector_pids=("${pids[@]:1:$collectors}")
-ticks "$broker_pid"; cpu0_broker=$TICKS
-sum_ticks "${collector_pids[@]}"; cpu0_collectors=$TICKS
-sum_ticks $(pg_pids); cpu0_pg=$TICKS
-leases0=$(collector_counter collector_leases_total)
-
-start=$(now)
-stream_and_store "$rows" $((warmup_rows + rows))
-pipeline_s=$(echo "$(now) - $start" | bc -l)
-ticks "$broker_pid"; cpu_broker=$((TICKS - cpu0_broker))
-sum_ticks "${collector_pids[@]}"; cpu_collectors=$((TICKS - cpu0_collectors))
-sum_ticks $(pg_pids); cpu_pg=$((TICKS - cpu0_pg))
 hz=$(getconf CLK_TCK)
-cpu_streamers=$(cat "$work"/streamer*.log | grep -o 'cpu_seconds [0-9.]*' |
-  awk -v hz="$hz" '{t += $2} END {printf "%d\n", t * hz}')
-in_table=$(q 'SELECT count(*) FROM telemetry')
-# Rows committed together share their xmin: the number of write transactions.
-transactions=$(q 'SELECT count(DISTINCT xmin::text) FROM telemetry')
-[ "$in_table" -eq "$rows" ] || { echo "telemetry has $in_table rows, expected $rows" >&2; exit 1; }
-
-# The ceiling: the same rows, COPYed back into the same (emptied) table, in one session
-# whose first COPY warms its backend as the warm-up did the collectors' (see above).
-# Three more runs, the median counts: one COPY is over in a second or two, and this
-# disk is shared. psql's \timing gives each statement's time at the client.
-q "COPY telemetry TO '$work/sock/rows.copy'" >/dev/null
-copy_script='\timing on'$'\n'
-for _ in 1 2 3 4; do
-  copy_script+="TRUNCATE telemetry;"$'\n'"COPY telemetry FROM '$work/sock/rows.copy';"$'\n'
-done
-mapfile -t copy_ms < <(psql "$db" -X -q -v ON_ERROR_STOP=1 <<<"$copy_script" |
-  awk '$1 == "Time:" {n++; if (n % 2 == 0) print $2}')
-[ "${#copy_ms[@]}" -eq 4 ] || { echo "raw COPY: expected 4 timings, got ${#copy_ms[@]}" >&2; exit 1; }
-copy_s=$(printf '%s\n' "${copy_ms[@]:1}" | sort -g | sed -n 2p | awk '{print $1 / 1000}')
-
-pipeline_rate=$(echo "$rows / $pipeline_s" | bc -l)
-copy_rate=$(echo "$rows / $copy_s" | bc -l)
 printf 'rows %d (after %d warm-up rows), %d streamers, %d collectors, broker sync=always, PostgreSQL durable\n' \
   "$rows" "$warmup_rows" "$streamers" "$collectors"
-printf 'pipeline  %10.0f rows/s  (%.2f s)\n' "$pipeline_rate" "$pipeline_s"
-printf 'raw COPY  %10.0f rows/s  (%.2f s, median of %s ms; first COPY, not counted: %s ms)\n' \
-  "$copy_rate" "$copy_s" "${copy_ms[*]:1}" "${copy_ms[0]}"
-printf 'pipeline / raw COPY = %.2f\n' "$(echo "$pipeline_rate / $copy_rate" | bc -l)"
-leases=$(( $(collector_counter collector_leases_total) - leases0 ))
-printf 'collector leases %d, %.0f rows each; PostgreSQL transactions %d, %.0f rows each\n' \
-  "$leases" "$(echo "$rows / $leases" | bc -l)" \
-  "$transactions" "$(echo "$rows / $transactions" | bc -l)"
-printf 'CPU during the pipeline phase, µs per row (cores busy):\n'
-for part in streamers broker collectors pg; do
-  t=$(eval echo "\$cpu_$part")
-  printf '  %-10s %7.1f  (%.2f)\n' "$part" "$(echo "$t * 1000000 / $hz / $rows" | bc -l)" \
-    "$(echo "$t / $hz / $pipeline_s" | bc -l)"
-done
-printf '  raw COPY   %7.1f  (PostgreSQL wall time per row)\n' "$(echo "$copy_s * 1000000 / $rows" | bc -l)"
+
+# One round: the measured pipeline over `rows` rows into the emptied table, then the
+# ceiling: the same rows, COPYed back into the same (emptied) table, in one session
+# whose first COPY warms its backend as the warm-up did the collectors' (see above).
+# Three more COPYs, the median counts: one COPY is over in a second or two, and this
+# disk is shared. psql's \timing gives each statement's time at the client. Every
+# measured phase starts right after a CHECKPOINT: a phase writes a few hundred MB of
+# WAL, so otherwise a checkpoint that the phases before it made due (max_wal_size)
+# lands in a random one, which then also pays the full-page images after it. Prints
+# the round's report and appends its ratio to `ratios`.
+ratios=()
+stored_target=$warmup_rows
+measure_round() {
+  q "TRUNCATE telemetry" >/dev/null
+  q "CHECKPOINT" >/dev/null
+  ticks "$broker_pid"; local cpu0_broker=$TICKS
+  sum_ticks "${collector_pids[@]}"; local cpu0_collectors=$TICKS
+  sum_ticks $(pg_pids); local cpu0_pg=$TICKS
+  local leases0; leases0=$(collector_counter collector_leases_total)
+
+  stored_target=$((stored_target + rows))
+  local start; start=$(now)
+  stream_and_store "$rows" "$stored_target"
+  local pipeline_s; pipeline_s=$(echo "$(now) - $start" | bc -l)
+  local cpu_broker cpu_collectors cpu_pg cpu_streamers
+  ticks "$broker_pid"; cpu_broker=$((TICKS - cpu0_broker))
+  sum_ticks "${collector_pids[@]}"; cpu_collectors=$((TICKS - cpu0_collectors))
+  sum_ticks $(pg_pids); cpu_pg=$((TICKS - cpu0_pg))
+  cpu_streamers=$(cat "$work"/streamer*.log | grep -o 'cpu_seconds [0-9.]*' |
+    awk -v hz="$hz" '{t += $2} END {printf "%d\n", t * hz}')
+  local in_table transactions leases
+  in_table=$(q 'SELECT count(*) FROM telemetry')
+  # Rows committed together share their xmin: the number of write transactions.
+  transactions=$(q 'SELECT count(DISTINCT xmin::text) FROM telemetry')
+  [ "$in_table" -eq "$rows" ] || { echo "telemetry has $in_table rows, expected $rows" >&2; exit 1; }
+  leases=$(( $(collector_counter collector_leases_total) - leases0 ))
+
+  q "COPY telemetry TO '$work/sock/rows.copy'" >/dev/null
+  local copy_script='\timing on'$'\n' copy_ms copy_s
+  for _ in 1 2 3 4; do
+    copy_script+="TRUNCATE telemetry;"$'\n'"CHECKPOINT;"$'\n'
+    copy_script+="COPY telemetry FROM '$work/sock/rows.copy';"$'\n'
+  done
+  mapfile -t copy_ms < <(psql "$db" -X -q -v ON_ERROR_STOP=1 <<<"$copy_script" |
+    awk '$1 == "Time:" {n++; if (n % 3 == 0) print $2}')
+  [ "${#copy_ms[@]}" -eq 4 ] || { echo "raw COPY: expected 4 timings, got ${#copy_ms[@]}" >&2; exit 1; }
+  copy_s=$(printf '%s\n' "${copy_ms[@]:1}" | sort -g | sed -n 2p | awk '{print $1 / 1000}')
+
+  local pipeline_rate copy_rate ratio part t
+  pipeline_rate=$(echo "$rows / $pipeline_s" | bc -l)
+  copy_rate=$(echo "$rows / $copy_s" | bc -l)
+  ratio=$(printf '%.2f' "$(echo "$pipeline_rate / $copy_rate" | bc -l)")
+  ratios+=("$ratio")
+  [ "$rounds" -gt 1 ] && printf '[round %d]\n' "${#ratios[@]}"
+  printf 'pipeline  %10.0f rows/s  (%.2f s)\n' "$pipeline_rate" "$pipeline_s"
+  printf 'raw COPY  %10.0f rows/s  (%.2f s, median of %s ms; first COPY, not counted: %s ms)\n' \
+    "$copy_rate" "$copy_s" "${copy_ms[*]:1}" "${copy_ms[0]}"
+  printf 'pipeline / raw COPY = %s\n' "$ratio"
+  printf 'collector leases %d, %.0f rows each; PostgreSQL transactions %d, %.0f rows each\n' \
+    "$leases" "$(echo "$rows / $leases" | bc -l)" \
+    "$transactions" "$(echo "$rows / $transactions" | bc -l)"
+  printf 'CPU during the pipeline phase, µs per row (cores busy):\n'
+  for part in streamers broker collectors pg; do
+    t=$(eval echo "\$cpu_$part")
+    printf '  %-10s %7.1f  (%.2f)\n' "$part" "$(echo "$t * 1000000 / $hz / $rows" | bc -l)" \
+      "$(echo "$t / $hz / $pipeline_s" | bc -l)"
+  done
+  printf '  raw COPY   %7.1f  (PostgreSQL wall time per row)\n' "$(echo "$copy_s * 1000000 / $rows" | bc -l)"
+}
+
+for _ in $(seq 1 "$rounds"); do measure_round; done
+if [ "$rounds" -gt 1 ]; then
+  # Median (the lower middle one for an even count).
+  median=$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n "$(( (rounds + 1) / 2 ))p")
+  printf 'pipeline / raw COPY, median of %d rounds = %s  (rounds: %s)\n' \
+    "$rounds" "$median" "${ratios[*]}"
+fi

@@ -36,7 +36,7 @@ namespace tp::collector {
 struct CollectorOptions {
   std::string group = "collectors";
   std::string consumer_id = "collector";
-  int batch = 500;  // messages per lease
+  int batch = 1000;  // messages per lease
   std::chrono::seconds lease_seconds{30};
   std::chrono::milliseconds wait{1000};  // long-poll
   int inflight = 2;                      // worker threads, one lease each
