@@ -143,6 +143,34 @@ TEST_F(StoreTest, ReopenContinuesOffsets) {
   EXPECT_EQ(records[3].payload, "after0");
 }
 
+// Reopening flushes the recovered records to a table file, so partition A's offsets 0-2
+// are on disk and 3-5 in the memtable: a read from any offset sees one contiguous run,
+// whichever side of that line it starts on.
+TEST_F(StoreTest, ReadsAcrossFlushedAndMemtableRecords) {
+  const TopicPartition other{"telemetry", PartitionId(4)};
+  {
+    auto store = OpenStore();
+    ASSERT_OK(store->Append(kTp, Inputs(Payloads(3, "old-"))).status());
+    AppendN(*store, other, 2);
+  }
+  auto store = OpenStore();
+  ASSERT_OK(store->Append(kTp, Inputs(Payloads(3, "new-"))).status());
+  AppendN(*store, other, 1);
+  const std::vector<std::string> expected = {
+      "old-0", "old-1", "old-2", "new-0", "new-1", "new-2"};
+  for (uint64_t from = 0; from <= expected.size(); ++from) {
+    SCOPED_TRACE("from " + std::to_string(from));
+    ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(from)));
+    ASSERT_EQ(records.size(), expected.size() - from);
+    for (size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(records[i].offset, Offset(from + i));
+      EXPECT_EQ(records[i].payload, expected[from + i]);
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(auto tail, store->Read(kTp, Offset(4), {.max_records = 1}));
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].payload, "new-1");
+}
 TEST_F(StoreTest, CommitsNeverMoveBackwards) {
   auto store = OpenStore();
   AppendN(*store, kTp, 10);

@@ -1311,13 +1311,24 @@ Result<std::vector<Record>> Store::Impl::Read(const TopicPartition& tp,
     return out;
 
   const std::string upper = keys::RecordKey(ps->topic_id, tp.partition.value(), next);
+  const std::string lower = keys::RecordKey(ps->topic_id, tp.partition.value(), start);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
+  // A reader that keeps up asks for records written moments ago, still in the
+  // memtables; a memtable-only iterator finds them without a seek into every level-0
+  // file (each of which reads a data block there). A partition's offsets are written in
+  // order, so when `start` is in the memtables every later record is too.
+  ro.read_tier = rocksdb::kMemtableTier;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records_cf_));
+  it->Seek(lower);
+  if (!it->Valid() || it->key() != rocksdb::Slice(lower)) {
+    ro.read_tier = rocksdb::kReadAllTier;
+    it.reset(db_->NewIterator(ro, records_cf_));
+    it->Seek(lower);
+  }
   uint64_t bytes = 0;
-  for (it->Seek(keys::RecordKey(ps->topic_id, tp.partition.value(), start)); it->Valid();
-       it->Next()) {
+  for (; it->Valid(); it->Next()) {
     auto key = keys::DecodeRecordKey({it->key().data(), it->key().size()});
     if (!key)
       break;
