@@ -88,6 +88,29 @@ TEST_F(TelemetryStoreTest, NullValueAndSpecialCharactersRoundTrip) {
       1);
 }
 
+// The COPY path writes lines in COPY's text format, where a backslash, a tab, a line
+// break and the other escapable control characters mean something: each must come back
+// as the text that was sent, and a double with all 17 digits exactly.
+TEST_F(TelemetryStoreTest, CopyEscapesAndFullPrecisionValuesRoundTrip) {
+  const std::string text = "a\tb\nc\rd\be\ff\vg\\N\\";
+  auto rec = MakeRecord("GPU-copy", "M", "2025-07-18T20:42:34Z");
+  rec.labels_raw = text;
+  rec.device = text;
+  rec.value = 0.1 + 0.2;
+  ASSERT_OK_AND_ASSIGN(auto res, store_->Write({{Uuid::NewV7(), rec}}));
+  EXPECT_EQ(res.inserted, 1u);
+  EXPECT_EQ(
+      testing::QueryValue<std::string>(
+          conninfo(), "SELECT labels_raw FROM telemetry WHERE gpu_uuid = 'GPU-copy'"),
+      text);
+  EXPECT_EQ(testing::QueryValue<std::string>(
+                conninfo(), "SELECT device FROM telemetry WHERE gpu_uuid = 'GPU-copy'"),
+            text);
+  EXPECT_EQ(testing::QueryValue<double>(
+                conninfo(), "SELECT value FROM telemetry WHERE gpu_uuid = 'GPU-copy'"),
+            0.1 + 0.2);
+}
+
 // Rows travel as PostgreSQL array literals: the characters that mean something inside
 // one ({ } , " \ and the word NULL) must come back as the text that was sent.
 TEST_F(TelemetryStoreTest, ArraySyntaxCharactersAndTheWordNullStayText) {
