@@ -160,43 +160,21 @@ void VisitFields(const StoreRow& row, Visit&& visit) {
 // Appends one field in COPY's text format: \N for NULL, and backslash and the control
 // characters that the format gives a meaning escaped (as pqxx's own COPY writer does).
 void AppendCopyField(std::string* line, std::optional<std::string_view> field) {
+  // Each special character and the letter that follows the backslash for it.
+  constexpr std::string_view kSpecial = "\\\b\f\n\r\t\v";
+  constexpr std::string_view kLetter = "\\bfnrtv";
   if (!field) {
     line->append("\\N");
     return;
   }
   std::string_view rest = *field;
-  for (;;) {
-    const std::size_t special = rest.find_first_of("\\\b\f\n\r\t\v");
+  for (std::size_t special; (special = rest.find_first_of(kSpecial)) != rest.npos;) {
     line->append(rest.substr(0, special));
-    if (special == std::string_view::npos) {
-      return;
-    }
     line->push_back('\\');
-    switch (rest[special]) {
-      case '\b':
-        line->push_back('b');
-        break;
-      case '\f':
-        line->push_back('f');
-        break;
-      case '\n':
-        line->push_back('n');
-        break;
-      case '\r':
-        line->push_back('r');
-        break;
-      case '\t':
-        line->push_back('t');
-        break;
-      case '\v':
-        line->push_back('v');
-        break;
-      default:
-        line->push_back('\\');
-        break;
-    }
+    line->push_back(kLetter[kSpecial.find(rest[special])]);
     rest.remove_prefix(special + 1);
   }
+  line->append(rest);
 }
 
 // pqxx 6.4 (Debian 12) hands a COPY a ready line only through tablewriter, which it
