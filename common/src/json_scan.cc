@@ -34,6 +34,42 @@ int Hex4(const char* p, const char* end) {
   return v;
 }
 
+// The length of the well-formed UTF-8 sequence (Unicode Table 3-7) that starts with the
+// byte >= 0x80 at `p`, or 0 if none does.
+std::size_t Utf8Length(const char* p, const char* end) {
+  const auto b0 = static_cast<unsigned char>(*p);
+  std::size_t continuation = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    continuation = 1;
+  } else if (b0 == 0xE0) {
+    continuation = 2, lo = 0xA0;
+  } else if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF) {
+    continuation = 2;
+  } else if (b0 == 0xED) {
+    continuation = 2, hi = 0x9F;
+  } else if (b0 == 0xF0) {
+    continuation = 3, lo = 0x90;
+  } else if (b0 >= 0xF1 && b0 <= 0xF3) {
+    continuation = 3;
+  } else if (b0 == 0xF4) {
+    continuation = 3, hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (static_cast<std::size_t>(end - p) <= continuation)
+    return 0;
+  const auto b1 = static_cast<unsigned char>(p[1]);
+  if (b1 < lo || b1 > hi)
+    return 0;
+  for (std::size_t i = 2; i <= continuation; ++i) {
+    const auto b = static_cast<unsigned char>(p[i]);
+    if (b < 0x80 || b > 0xBF)
+      return 0;
+  }
+  return continuation + 1;
+}
+
 // A validating recursive-descent scanner over [p, end).
 class Scanner {
  public:
@@ -92,7 +128,9 @@ class Scanner {
         return false;
       } else if (c < 0x80) {
         ++p_;
-      } else if (!ScanUtf8()) {
+      } else if (const std::size_t n = Utf8Length(p_, end_); n > 0) {
+        p_ += n;
+      } else {
         return false;
       }
     }
@@ -275,42 +313,6 @@ class Scanner {
     }
   }
 
-  // At a byte >= 0x80: one well-formed UTF-8 sequence (Unicode Table 3-7).
-  bool ScanUtf8() {
-    const auto b0 = static_cast<unsigned char>(*p_);
-    int continuation = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-      continuation = 1;
-    } else if (b0 == 0xE0) {
-      continuation = 2, lo = 0xA0;
-    } else if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF) {
-      continuation = 2;
-    } else if (b0 == 0xED) {
-      continuation = 2, hi = 0x9F;
-    } else if (b0 == 0xF0) {
-      continuation = 3, lo = 0x90;
-    } else if (b0 >= 0xF1 && b0 <= 0xF3) {
-      continuation = 3;
-    } else if (b0 == 0xF4) {
-      continuation = 3, hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (end_ - p_ <= continuation)
-      return false;
-    const auto b1 = static_cast<unsigned char>(p_[1]);
-    if (b1 < lo || b1 > hi)
-      return false;
-    for (int i = 2; i <= continuation; ++i) {
-      const auto b = static_cast<unsigned char>(p_[i]);
-      if (b < 0x80 || b > 0xBF)
-        return false;
-    }
-    p_ += continuation + 1;
-    return true;
-  }
-
   const char* begin_;
   const char* p_;
   const char* end_;
@@ -481,9 +483,22 @@ std::string DecodeString(Value value) {
 
 void AppendEscaped(std::string* out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
   out->reserve(out->size() + text.size());
-  for (const char ch : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const char ch = text[i];
     const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      const std::size_t n = Utf8Length(text.data() + i, text.data() + text.size());
+      if (n == 0) {
+        out->append(kReplacement);
+        ++i;
+      } else {
+        out->append(text.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
     switch (ch) {
       case '"':
         out->append("\\\"");
@@ -509,6 +524,7 @@ void AppendEscaped(std::string* out, std::string_view text) {
           out->push_back(ch);
         }
     }
+    ++i;
   }
 }
 

@@ -252,5 +252,18 @@ TEST(JsonScanTest, AppendEscapedRoundTrips) {
   EXPECT_EQ(out, "x\\n\\t\\u0001");
 }
 
+// Bytes that are not UTF-8 (a stray byte, a cut-off sequence, an overlong form, a
+// surrogate) each become U+FFFD, so the literal is still valid JSON; good sequences
+// around them are kept.
+TEST(JsonScanTest, AppendEscapedReplacesBytesThatAreNotUtf8) {
+  const std::string_view bad = "a\xFF\xC3\xA9\xC0\xAF\xED\xA0\x80z\xE2\x82";
+  std::string literal = "\"";
+  AppendEscaped(&literal, bad);
+  literal += '"';
+  ASSERT_OK_AND_ASSIGN(Value v, Parse(literal));
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(DecodeString(v), "a" + r + "\xC3\xA9" + r + r + r + r + r + "z" + r + r);
+}
+
 }  // namespace
 }  // namespace tp::json_scan

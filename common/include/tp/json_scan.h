@@ -62,8 +62,9 @@ Result<std::int64_t> ToInt64(Value value);
 std::string DecodeString(Value value);
 
 // Appends `text` as the inside of a JSON string literal (no quotes): '"', '\\' and
-// control characters escaped (\n, \r, \t, else \u00XX), other bytes copied as they are,
-// so UTF-8 text stays UTF-8.
+// control characters escaped (\n, \r, \t, else \u00XX), well-formed UTF-8 copied as
+// it is, and each byte that starts no well-formed UTF-8 sequence replaced by U+FFFD, so
+// the literal is valid JSON whatever the bytes.
 void AppendEscaped(std::string* out, std::string_view text);
 
 }  // namespace tp::json_scan

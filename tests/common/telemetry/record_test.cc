@@ -69,6 +69,22 @@ TEST(RecordJsonTest, RoundTripsThroughText) {
   EXPECT_EQ(blank_back, blank);
 }
 
+// Every double comes back exactly (the text is the shortest that does), and text with
+// JSON's special characters comes back as it was.
+TEST(RecordJsonTest, ValuesAndSpecialCharactersRoundTripExactly) {
+  TelemetryRecord r = SampleRecord();
+  r.labels_raw = "q\"uote\" back\\slash\nline\ttab\x01 caf\xC3\xA9";
+  r.pod = "\"";
+  // (Values at or above DCGM's blank sentinel, about 9.22e18, read back as null.)
+  for (double v : {0.0, -0.0, 0.1 + 0.2, 1.0 / 3, -1.5e-300, -1e300, 9.2e18, 156.596}) {
+    r.value = v;
+    const std::string text = ToJsonString(r);
+    ASSERT_OK_AND_ASSIGN(TelemetryRecord back, ParseJson(text));
+    EXPECT_EQ(back, r) << text;
+    EXPECT_EQ(std::signbit(*back.value), std::signbit(v)) << text;
+  }
+}
+
 TEST(RecordJsonTest, InvalidUtf8DoesNotThrow) {
   TelemetryRecord r = SampleRecord();
   r.hostname = "bad\xff";
