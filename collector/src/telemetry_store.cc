@@ -179,7 +179,7 @@ void AppendCopyField(std::string* line, std::optional<std::string_view> field) {
 
 // pqxx 6.4 (Debian 12) hands a COPY a ready line only through tablewriter, which it
 // marks deprecated in favour of stream_to; stream_to builds three strings per field
-// (to_string, escape, join), which was half of a collector's CPU time. The deprecation
+// (to_string, escape, join): a quarter of a collector's CPU time. The deprecation
 // is about tablewriter's own escaping, which is not used here.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
