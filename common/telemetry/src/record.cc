@@ -206,9 +206,9 @@ nlohmann::json ToJson(const TelemetryRecord& record) {
 }
 
 // Written directly rather than through a json object: this runs once per published
-// message, and the object's map and its dump were most of the streamer's CPU time. Keys
-// in the order a json object prints them (sorted), the number in its shortest form that
-// reads back as the same double.
+// message, and building and dumping the object took 2.77 µs against 1.58 µs for this,
+// of the streamer's 6 to 8 µs of CPU per row. Keys in the order a json object prints
+// them (sorted), the number in its shortest form that reads back as the same double.
 std::string ToJsonString(const TelemetryRecord& r) {
   std::string out;
   out.reserve(256 + r.labels_raw.size());
