@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <latch>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
