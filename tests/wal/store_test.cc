@@ -230,8 +230,8 @@ TEST_F(StoreTest, MaintenanceTrimsBelowLowestCommit) {
   EXPECT_EQ(stats.next, Offset(10));
 }
 
-// One pass trims every partition that has something to trim (one synced batch, one
-// compaction over their span) and leaves the partitions between them readable.
+// One pass trims every partition that has something to trim (one synced batch) and
+// leaves the partitions between them readable.
 TEST_F(StoreTest, MaintenanceTrimsManyPartitionsInOnePass) {
   auto store = OpenStore();
   std::vector<TopicPartition> tps;
@@ -249,6 +249,62 @@ TEST_F(StoreTest, MaintenanceTrimsManyPartitionsInOnePass) {
     ASSERT_OK_AND_ASSIGN(auto records, store->Read(tps[p], Offset(0)));
     ASSERT_EQ(records.size(), 10 - first) << "partition " << p;
     EXPECT_EQ(records.front().offset, Offset(first));
+  }
+}
+
+// Consumers that keep up: records trimmed while still in the memtable are dropped by
+// its flush (here the one recovery does on reopen), so they never take space in a file.
+TEST_F(StoreTest, RecordsTrimmedInTheMemtableNeverReachTheFiles) {
+  constexpr uint64_t kBytes = 100 * 10000;
+  for (const bool consumed : {false, true}) {
+    SCOPED_TRACE(consumed ? "consumed" : "not consumed");
+    std::filesystem::remove_all(dir_.path() / "log");
+    {
+      auto store = OpenStore();
+      AppendN(*store, kTp, 100, 10000);
+      if (consumed) {
+        ASSERT_OK(store->Commit(kTp, "collectors", Offset(100)).status());
+        ASSERT_OK(store->RunMaintenance());
+      }
+    }
+    auto store = OpenStore();
+    const uint64_t usage = store->GetStoreStats().disk_usage_bytes;
+    if (consumed) {
+      EXPECT_LT(usage, kBytes / 10);
+    } else {
+      EXPECT_GT(usage, kBytes);
+    }
+  }
+}
+
+// Records flushed to a file before their consumers committed: a pass compacts them away
+// only when they are most of the files (beyond Options::reclaim_slack_bytes); otherwise
+// it trims and leaves the bytes to RocksDB's own compactions.
+TEST_F(StoreTest, MaintenanceCompactsOnlyWhenTrimmedRecordsHoldTheFiles) {
+  constexpr uint64_t kBytes = 100 * 10000;
+  for (const uint64_t slack : {uint64_t{64} << 20, uint64_t{0}}) {
+    SCOPED_TRACE("slack " + std::to_string(slack));
+    options_.reclaim_slack_bytes = slack;
+    std::filesystem::remove_all(dir_.path() / "log");
+    {
+      auto store = OpenStore();
+      AppendN(*store, kTp, 100, 10000);
+    }
+    auto store = OpenStore();  // recovery flushed the records into a file
+    ASSERT_GT(store->GetStoreStats().disk_usage_bytes, kBytes);
+    ASSERT_OK(store->Commit(kTp, "collectors", Offset(95)).status());
+    ASSERT_OK(store->RunMaintenance());
+    ASSERT_OK_AND_ASSIGN(PartitionStats stats, store->Stats(kTp));
+    EXPECT_EQ(stats.first, Offset(95));
+    const uint64_t usage = store->GetStoreStats().disk_usage_bytes;
+    if (slack > 0) {
+      EXPECT_GT(usage, kBytes);
+    } else {
+      EXPECT_LT(usage, kBytes / 10);
+    }
+    ASSERT_OK_AND_ASSIGN(auto records, store->Read(kTp, Offset(0)));
+    ASSERT_EQ(records.size(), 5u);
+    EXPECT_EQ(records.front().offset, Offset(95));
   }
 }
 

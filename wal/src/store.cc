@@ -9,8 +9,9 @@
 // after the write returned, readers never see a record that a crash could take back.
 //
 // Trimming moves the partition's trim point and range-deletes the records below it in
-// one batch; the maintenance pass compacts trimmed ranges afterwards so the disk space is
-// actually returned.
+// one batch. Trimmed records still in a memtable never reach disk (the flush drops what
+// a range deletion covers), and RocksDB's own compactions drop the rest; the maintenance
+// pass forces a compaction only when trimmed bytes hold space that is wanted back.
 #include "wal/store.h"
 
 #include <algorithm>
@@ -147,8 +148,6 @@ struct WriteOp {
   AppendCallback append_done;
   Store::CommitCallback commit_done;
   std::function<void(Status)> status_done;
-  // kMaintenance: record ranges trimmed by the pass, compacted by the caller.
-  std::vector<std::pair<std::string, std::string>>* trimmed_ranges = nullptr;
 };
 
 bool IsAppend(const WriteOp& op) {
@@ -280,9 +279,10 @@ class Store::Impl {
     uint64_t target;
   };
   // Trims every partition below its target in one synced write batch.
-  Status DoTrim(std::span<const TrimTarget> targets,
-                std::vector<std::pair<std::string, std::string>>* ranges);
-  Status DoMaintenancePass(std::vector<std::pair<std::string, std::string>>* ranges);
+  Status DoTrim(std::span<const TrimTarget> targets);
+  Status DoMaintenancePass();
+  bool ReclaimDue() const;
+  Status Reclaim();
   void RefreshDiskUsage();
 
   Result<uint64_t> BytesBefore(const PartitionState& ps, uint64_t offset) const;
@@ -311,8 +311,12 @@ class Store::Impl {
   std::atomic<bool> failed_{false};
 
   std::atomic<uint64_t> disk_usage_{0};
+  std::atomic<uint64_t> sst_bytes_{0};
   std::atomic<bool> full_{false};
-  std::chrono::steady_clock::time_point last_usage_refresh_{};  // writer thread only
+  // Steady-clock ticks; refreshed by the writer and by maintenance passes.
+  std::atomic<std::chrono::steady_clock::rep> last_usage_refresh_{0};
+  // Partitions trimmed since the last Reclaim (one range deletion each).
+  std::atomic<uint64_t> range_deletions_since_reclaim_{0};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -351,6 +355,11 @@ Status Store::Impl::OpenDb(const std::filesystem::path& scratch_dir) {
   db_options.create_if_missing = !secondary_;
   db_options.create_missing_column_families = !secondary_;
   db_options.keep_log_file_num = 5;
+  // A WAL file is deleted once every family with data in it has flushed. Maintenance
+  // no longer flushes after each trim, so the meta family's commits, small and rarely
+  // flushed on their own, would keep every WAL file since; past this size RocksDB
+  // flushes the families that hold the oldest one.
+  db_options.max_total_wal_size = 128 << 20;
   if (secondary_)
     db_options.max_open_files = -1;  // required for secondary instances
 
@@ -735,7 +744,9 @@ void Store::Impl::WriterLoop() {
 }
 
 void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
-  if (std::chrono::steady_clock::now() - last_usage_refresh_ > kDiskUsageRefresh) {
+  if (std::chrono::steady_clock::now().time_since_epoch().count() -
+          last_usage_refresh_.load(std::memory_order_relaxed) >
+      std::chrono::steady_clock::duration(kDiskUsageRefresh).count()) {
     RefreshDiskUsage();
   }
   // Appends and commits between two trims/maintenance passes share one write.
@@ -755,10 +766,10 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
       if (op->kind == WriteOp::Kind::kTrim) {
         PartitionState* ps = Find(op->tp);
         const TrimTarget target{ps, op->offset};
-        s = ps ? DoTrim({&target, 1}, nullptr)
+        s = ps ? DoTrim({&target, 1})
                : Status::NotFound("unknown partition " + op->tp.ToString());
       } else {
-        s = DoMaintenancePass(op->trimmed_ranges);
+        s = DoMaintenancePass();
       }
     }
     op->status_done(s);
@@ -1045,13 +1056,11 @@ Result<PublishTime> Store::Impl::PublishTimeAt(const PartitionState& ps,
   return record.publish_time;
 }
 
-Status Store::Impl::DoTrim(std::span<const TrimTarget> targets,
-                           std::vector<std::pair<std::string, std::string>>* ranges) {
+Status Store::Impl::DoTrim(std::span<const TrimTarget> targets) {
   struct Trim {
     PartitionState* ps;
     uint64_t target;
     uint64_t bytes_before;
-    std::string begin, end;
   };
   std::vector<Trim> trims;
   rocksdb::WriteBatch batch;
@@ -1065,13 +1074,12 @@ Status Store::Impl::DoTrim(std::span<const TrimTarget> targets,
     // A damaged record at the new trim point only makes byte statistics approximate.
     const uint64_t bytes_before = bytes.ok() ? *bytes : ps->first_bytes.load();
     const uint32_t partition = ps->tp.partition.value();
-    Trim& trim =
-        trims.emplace_back(Trim{ps,
-                                target,
-                                bytes_before,
-                                keys::RecordKey(ps->topic_id, partition, 0),
-                                keys::RecordKey(ps->topic_id, partition, target)});
-    batch.DeleteRange(records_cf_, trim.begin, trim.end).PermitUncheckedError();
+    trims.push_back(Trim{ps, target, bytes_before});
+    batch
+        .DeleteRange(records_cf_,
+                     keys::RecordKey(ps->topic_id, partition, 0),
+                     keys::RecordKey(ps->topic_id, partition, target))
+        .PermitUncheckedError();
     batch
         .Put(meta_cf_,
              keys::TrimPointKey(ps->topic_id, partition),
@@ -1081,17 +1089,15 @@ Status Store::Impl::DoTrim(std::span<const TrimTarget> targets,
   if (trims.empty())
     return Status::Ok();
   TP_RETURN_IF_ERROR(Write(&batch, /*force_sync=*/true));
-  for (Trim& trim : trims) {
+  for (const Trim& trim : trims) {
     trim.ps->first_bytes.store(trim.bytes_before, std::memory_order_release);
     trim.ps->first.store(trim.target, std::memory_order_release);
-    if (ranges)
-      ranges->emplace_back(std::move(trim.begin), std::move(trim.end));
   }
+  range_deletions_since_reclaim_.fetch_add(trims.size(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
-Status Store::Impl::DoMaintenancePass(
-    std::vector<std::pair<std::string, std::string>>* ranges) {
+Status Store::Impl::DoMaintenancePass() {
   std::vector<PartitionState*> all;
   {
     std::shared_lock lock(state_mu_);
@@ -1146,7 +1152,7 @@ Status Store::Impl::DoMaintenancePass(
     if (target > first)
       targets.push_back({ps, target});
   }
-  return DoTrim(targets, ranges);
+  return DoTrim(targets);
 }
 
 namespace {
@@ -1193,46 +1199,64 @@ void ApplyRecordsTuning(rocksdb::DBOptions* db, rocksdb::ColumnFamilyOptions* re
 Status Store::Impl::RunMaintenance() {
   if (Status s = WritableOrError(); !s.ok())
     return s;
-  std::vector<std::pair<std::string, std::string>> ranges;
   auto op = std::make_unique<WriteOp>();
   op->kind = WriteOp::Kind::kMaintenance;
-  op->trimmed_ranges = &ranges;
   Completion<Status> done;
   op->status_done = done.Callback();
   Enqueue(std::move(op));
   Status s = done.Wait();
-  // Compaction runs here, not on the writer thread, so appends continue meanwhile. One
-  // compaction over the span of every trimmed range: partitions' keys interleave in
-  // every SST file, so compacting the ranges one by one rewrote the same files once
-  // per partition.
-  if (!ranges.empty()) {
-    const auto& [lowest, unused_end] =
-        *std::min_element(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) {
-          return a.first < b.first;
-        });
-    const auto& [unused_begin, highest] =
-        *std::max_element(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) {
-          return a.second < b.second;
-        });
-    rocksdb::Slice b(lowest);
-    rocksdb::Slice e(highest);
-    rocksdb::CompactRangeOptions cro;
-    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-    Status cs =
-        FromRocks(db_->CompactRange(cro, records_cf_, &b, &e), "compact trimmed ranges");
-    if (!cs.ok() && s.ok())
-      s = cs;
-  }
-  if (!ranges.empty()) {
-    // Old WAL files are only released once every column family with data in them has
-    // flushed; commits live in the meta family.
-    Status fs =
-        FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush after trim");
-    if (!fs.ok() && s.ok())
-      s = fs;
-  }
   RefreshDiskUsage();
+  if (ReclaimDue()) {
+    Status r = Reclaim();
+    if (s.ok())
+      s = r;
+    RefreshDiskUsage();
+  }
   return s;
+}
+
+// Forcing a compaction and a flush after every trim rewrote each record once more
+// while its consumers kept up: the compaction thread alone used a tenth of the broker's
+// CPU in the pipeline benchmark.
+// Left alone, a memtable's flush drops the records its range deletions cover, and
+// RocksDB's compactions drop trimmed records in SST files as they merge them. That
+// leaves three cases where waiting costs more than it saves: the disk budget is half
+// used, the SST files are mostly trimmed records (a burst that consumers worked off
+// after it was flushed, and no compaction since), or so many range deletions sit in the
+// memtable that every new iterator pays for fragmenting them.
+bool Store::Impl::ReclaimDue() const {
+  constexpr uint64_t kMaxRangeDeletions = 10000;
+  const uint64_t range_deletions = range_deletions_since_reclaim_.load();
+  if (range_deletions == 0)
+    return false;  // nothing a compaction could drop
+  if (range_deletions >= kMaxRangeDeletions)
+    return true;
+  const uint64_t usage = disk_usage_.load();
+  if (options_.disk_budget_bytes > 0 && usage > options_.disk_budget_bytes / 2)
+    return true;
+  uint64_t untrimmed = 0;
+  {
+    std::shared_lock lock(state_mu_);
+    for (const auto& [key, ps] : partitions_)
+      untrimmed += ps->total_bytes.load() - ps->first_bytes.load();
+  }
+  return sst_bytes_.load() > 2 * untrimmed + options_.reclaim_slack_bytes;
+}
+
+// Runs here, not on the writer thread, so appends continue meanwhile. One compaction of
+// the whole records family: partitions' keys interleave in every SST file, and what is
+// left after trimming is the small untrimmed tail.
+Status Store::Impl::Reclaim() {
+  range_deletions_since_reclaim_.store(0);
+  rocksdb::CompactRangeOptions cro;
+  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  Status s = FromRocks(db_->CompactRange(cro, records_cf_, nullptr, nullptr),
+                       "compact trimmed records");
+  // Old WAL files are only released once every column family with data in them has
+  // flushed; commits live in the meta family.
+  Status fs =
+      FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flush after trim");
+  return s.ok() ? fs : s;
 }
 
 void Store::Impl::RefreshDiskUsage() {
@@ -1245,10 +1269,12 @@ void Store::Impl::RefreshDiskUsage() {
       wal += f->SizeFileBytes();
   }
   const uint64_t usage = sst + wal;
+  sst_bytes_.store(sst, std::memory_order_release);
   disk_usage_.store(usage, std::memory_order_release);
   full_.store(options_.disk_budget_bytes > 0 && usage > options_.disk_budget_bytes,
               std::memory_order_release);
-  last_usage_refresh_ = std::chrono::steady_clock::now();
+  last_usage_refresh_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                            std::memory_order_relaxed);
 }
 
 void Store::Impl::BackgroundLoop() {

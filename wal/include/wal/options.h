@@ -43,8 +43,14 @@ struct Options {
   bool trim_committed = true;
 
   // How often the background pass trims and applies retention; 0 = only when
-  // RunMaintenance() is called.
-  std::chrono::milliseconds maintenance_interval{5000};
+  // RunMaintenance() is called. Trimming soon after consumers commit lets a memtable's
+  // flush drop consumed records instead of writing them to disk.
+  std::chrono::milliseconds maintenance_interval{1000};
+
+  // A maintenance pass forces a compaction of trimmed records when the SST files exceed
+  // twice the untrimmed bytes plus this (or the store is above half of
+  // disk_budget_bytes); otherwise RocksDB's own flushes and compactions drop them.
+  uint64_t reclaim_slack_bytes = 64 << 20;
 
   // Largest accepted record (payload + key + headers).
   uint64_t max_record_bytes = 4 << 20;

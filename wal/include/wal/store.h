@@ -150,7 +150,8 @@ class Store {
 
   // One maintenance pass, as the background thread runs it: trims below the lowest
   // committed offset (if Options::trim_committed), applies retention by bytes and age,
-  // compacts trimmed ranges and refreshes disk usage. Returns after it finished.
+  // refreshes disk usage, and compacts trimmed records away when they hold space that is
+  // wanted back (see Options::reclaim_slack_bytes). Returns after it finished.
   Status RunMaintenance();
 
   // First readable and next offsets of `tp`, from memory (cheap: no reads). NotFound
