@@ -252,6 +252,33 @@ TEST(JsonScanTest, AppendEscapedRoundTrips) {
   EXPECT_EQ(out, "x\\n\\t\\u0001");
 }
 
+// Plain text is taken eight bytes at a time, so a byte that needs attention must be
+// found wherever it falls: in the first or a later word, or in the bytes after them.
+TEST(JsonScanTest, FindsSpecialBytesAtEveryPosition) {
+  const std::string replacement = "\xEF\xBF\xBD";
+  const std::vector<std::string> specials = {
+      "\"", "\\", "\x01", "\x1F", std::string(1, '\0'), "\x7F", "\xC3\xA9", "\xFF"};
+  for (std::size_t at = 0; at <= 24; ++at) {
+    for (const std::string& special : specials) {
+      const std::string text = std::string(at, 'a') + special + std::string(24 - at, 'b');
+      SCOPED_TRACE("byte " + std::to_string(static_cast<unsigned char>(special[0])) +
+                   " at " + std::to_string(at));
+      const std::string raw = "\"" + text + "\"";
+      EXPECT_EQ(IsValid(raw), nlohmann::json::accept(raw));
+      std::string literal = "\"";
+      AppendEscaped(&literal, text);
+      literal += '"';
+      ASSERT_OK_AND_ASSIGN(Value v, Parse(literal));
+      const std::string expected =
+          special == "\xFF"
+              ? std::string(at, 'a') + replacement + std::string(24 - at, 'b')
+              : text;
+      EXPECT_EQ(DecodeString(v), expected);
+      EXPECT_EQ(nlohmann::json::parse(literal).get<std::string>(), expected);
+    }
+  }
+}
+
 // Bytes that are not UTF-8 (a stray byte, a cut-off sequence, an overlong form, a
 // surrogate) each become U+FFFD, so the literal is still valid JSON; good sequences
 // around them are kept.

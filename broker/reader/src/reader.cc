@@ -29,6 +29,7 @@
 #endif
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <future>
 #include <iterator>
@@ -263,6 +264,11 @@ http::Response SettleProblem(const SettleOutcome& o) {
   return http::Problem(409, "Conflict", o.detail, "lease_id");
 }
 
+void AppendDecimal(std::string* out, uint64_t n) {
+  char digits[20];
+  out->append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+}
+
 std::string LeaseBody(const LeaseOutcome& o) {
   std::string body;
   body.reserve(64 + o.messages.size() * 256);
@@ -279,10 +285,16 @@ std::string LeaseBody(const LeaseOutcome& o) {
       body += ',';
     }
     first = false;
-    body += "{\"msg_uuid\":\"" + m.msg_uuid +
-            "\",\"partition\":" + std::to_string(m.partition) +
-            ",\"offset\":" + std::to_string(m.offset) +
-            ",\"attempt\":" + std::to_string(m.attempt) + ",\"payload\":";
+    // Appended piece by piece: chaining operator+ made a temporary string per message.
+    body += "{\"msg_uuid\":\"";
+    body += m.msg_uuid;
+    body += "\",\"partition\":";
+    AppendDecimal(&body, m.partition);
+    body += ",\"offset\":";
+    AppendDecimal(&body, m.offset);
+    body += ",\"attempt\":";
+    AppendDecimal(&body, m.attempt);
+    body += ",\"payload\":";
     // Payloads are the JSON text the writer stored (checked by the replay thread);
     // anything else is inlined as a JSON string.
     if (m.payload_is_json) {
