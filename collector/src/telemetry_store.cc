@@ -31,22 +31,24 @@ bool HasNul(const std::string& s) {
   return s.find('\0') != std::string::npos;
 }
 
+// labels_raw is kept verbatim; the parsed form is best effort ({} when malformed). Keys
+// go in the order of labels_raw: jsonb orders them itself.
 std::string LabelsJson(const std::string& raw) {
-  auto labels = telemetry::ParseLabels(raw);
-  if (!labels.ok()) {
-    return "{}";  // labels_raw is kept verbatim; the parsed form is best effort
-  }
-  // Written directly: the text came out of a validated JSON payload, so it is UTF-8.
   std::string json = "{";
-  for (const auto& [k, v] : *labels) {
-    if (json.size() > 1) {
-      json += ',';
-    }
-    json += '"';
-    json_scan::AppendEscaped(&json, k);
-    json += "\":\"";
-    json_scan::AppendEscaped(&json, v);
-    json += '"';
+  const Status parsed =
+      telemetry::ForEachLabel(raw, [&](std::string_view key, std::string_view value) {
+        if (json.size() > 1) {
+          json += ',';
+        }
+        json += '"';
+        json_scan::AppendEscaped(&json, key);
+        json += "\":\"";
+        json_scan::AppendEscaped(&json, value);
+        json += '"';
+        return Status::Ok();
+      });
+  if (!parsed.ok()) {
+    return "{}";
   }
   json += '}';
   return json;

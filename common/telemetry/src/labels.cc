@@ -1,5 +1,8 @@
 #include "tp/telemetry/labels.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace tp::telemetry {
 namespace {
 
@@ -20,8 +23,11 @@ Status Bad(size_t pos, std::string_view why) {
 
 }  // namespace
 
-Result<Labels> ParseLabels(std::string_view raw) {
-  Labels labels;
+Status ForEachLabel(
+    std::string_view raw,
+    const std::function<Status(std::string_view key, std::string_view value)>& label) {
+  std::vector<std::string_view> keys;  // views into raw: their position is known
+  std::string unescaped;
   size_t pos = 0;
   const size_t n = raw.size();
   auto skip_spaces = [&] {
@@ -35,49 +41,51 @@ Result<Labels> ParseLabels(std::string_view raw) {
       return Bad(pos, "expected a label name");
     while (pos < n && IsKeyChar(raw[pos]))
       ++pos;
-    std::string key(raw.substr(key_start, pos - key_start));
+    const std::string_view key = raw.substr(key_start, pos - key_start);
     skip_spaces();
     if (pos >= n || raw[pos] != '=')
-      return Bad(pos, "expected '=' after '" + key + "'");
+      return Bad(pos, "expected '=' after '" + std::string(key) + "'");
     ++pos;
     skip_spaces();
     if (pos >= n || raw[pos] != '"')
       return Bad(pos, "expected '\"' to open the value");
     ++pos;
-    std::string value;
-    bool closed = false;
-    while (pos < n) {
-      const char c = raw[pos++];
-      if (c == '"') {
-        closed = true;
-        break;
-      }
-      if (c != '\\') {
-        value.push_back(c);
-        continue;
-      }
-      if (pos >= n)
-        break;
-      const char e = raw[pos++];
-      switch (e) {
-        case '\\':
-          value.push_back('\\');
+    // A value without escapes is handed on as a view into raw.
+    const size_t value_start = pos;
+    pos = std::min(raw.find_first_of("\"\\", pos), n);
+    std::string_view value = raw.substr(value_start, pos - value_start);
+    if (pos < n && raw[pos] == '\\') {
+      unescaped.assign(value);
+      while (pos < n && raw[pos] != '"') {
+        const char c = raw[pos++];
+        if (c != '\\') {
+          unescaped.push_back(c);
+          continue;
+        }
+        if (pos >= n)
           break;
-        case '"':
-          value.push_back('"');
-          break;
-        case 'n':
-          value.push_back('\n');
-          break;
-        default:
-          return Bad(pos - 2, std::string("unknown escape '\\") + e + "'");
+        const char e = raw[pos++];
+        switch (e) {
+          case '\\':
+            unescaped.push_back('\\');
+            break;
+          case '"':
+            unescaped.push_back('"');
+            break;
+          case 'n':
+            unescaped.push_back('\n');
+            break;
+          default:
+            return Bad(pos - 2, std::string("unknown escape '\\") + e + "'");
+        }
       }
+      value = unescaped;
     }
-    if (!closed)
-      return Bad(pos, "unterminated value of '" + key + "'");
-    if (!labels.emplace(std::move(key), std::move(value)).second) {
-      return Bad(key_start, "duplicate label");
-    }
+    if (pos >= n)
+      return Bad(pos, "unterminated value of '" + std::string(key) + "'");
+    ++pos;  // the closing quote
+    keys.push_back(key);
+    TP_RETURN_IF_ERROR(label(key, value));
     skip_spaces();
     if (pos >= n)
       break;
@@ -86,6 +94,21 @@ Result<Labels> ParseLabels(std::string_view raw) {
     ++pos;
     skip_spaces();
   }
+  // Checked at the end, in O(n log n): a label string comes from outside and may be long.
+  std::sort(keys.begin(), keys.end(), [](std::string_view a, std::string_view b) {
+    return a < b || (a == b && a.data() < b.data());
+  });
+  if (const auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end())
+    return Bad(static_cast<size_t>(dup[1].data() - raw.data()), "duplicate label");
+  return Status::Ok();
+}
+
+Result<Labels> ParseLabels(std::string_view raw) {
+  Labels labels;
+  TP_RETURN_IF_ERROR(ForEachLabel(raw, [&](std::string_view key, std::string_view value) {
+    labels.emplace(key, value);
+    return Status::Ok();
+  }));
   return labels;
 }
 

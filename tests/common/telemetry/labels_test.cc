@@ -3,6 +3,8 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +52,35 @@ TEST(LabelsTest, AcceptsEmptySpacesAndTrailingComma) {
   EXPECT_TRUE(blank.empty());
   ASSERT_OK_AND_ASSIGN(Labels spaced, ParseLabels(R"( a = "1" , b="2", )"));
   EXPECT_EQ(spaced, (Labels{{"a", "1"}, {"b", "2"}}));
+}
+
+// The streaming form: labels in the order written, values unescaped, the same errors.
+TEST(LabelsTest, ForEachLabelHandsOnLabelsInOrder) {
+  const std::string raw = R"(z="1",a="say \"hi\"",m="",b="x\\y")";
+  std::vector<std::pair<std::string, std::string>> seen;
+  ASSERT_OK(ForEachLabel(raw, [&](std::string_view key, std::string_view value) {
+    seen.emplace_back(key, value);
+    return Status::Ok();
+  }));
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"z", "1"}, {"a", R"(say "hi")"}, {"m", ""}, {"b", R"(x\y)"}};
+  EXPECT_EQ(seen, expected);
+
+  // A duplicate is found however far apart the two are, and named at the second one.
+  const std::string dup = R"(a="1",b="2",c="3",b="4")";
+  const Status s =
+      ForEachLabel(dup, [](std::string_view, std::string_view) { return Status::Ok(); });
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("at byte 18: duplicate label"), std::string::npos)
+      << s.message();
+
+  // The callback stops the walk with its own status.
+  int calls = 0;
+  const Status stopped = ForEachLabel(raw, [&](std::string_view, std::string_view) {
+    return ++calls == 2 ? Status::FailedPrecondition("enough") : Status::Ok();
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(calls, 2);
 }
 
 struct BadLabels {

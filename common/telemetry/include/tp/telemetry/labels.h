@@ -4,6 +4,7 @@
 // Values use the Prometheus text-format escapes \\, \" and \n.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -23,6 +24,15 @@ using Labels = std::map<std::string, std::string>;
 // unquoted or unterminated value, unknown escape, duplicate key). Never crashes on any
 // input. Thread-safe.
 Result<Labels> ParseLabels(std::string_view raw);
+
+// The grammar of ParseLabels without building a map: calls `label` with each key (a
+// view into `raw`) and its unescaped value (valid during the call), in the order of
+// `raw`. Returns ParseLabels' error for a malformed string, or the first non-OK status
+// `label` returns. A duplicate key is reported after every label was handed on, so on
+// any error the caller discards what it built.
+Status ForEachLabel(
+    std::string_view raw,
+    const std::function<Status(std::string_view key, std::string_view value)>& label);
 
 // The inverse of ParseLabels: key="value" pairs in key order, values escaped.
 std::string FormatLabels(const Labels& labels);
