@@ -36,6 +36,7 @@ constexpr auto kMinKillDelay = 50ms;
 constexpr auto kMaxKillDelay = 400ms;
 // The whole test stops starting new cycles after this (CTest TIMEOUT is 120 s).
 constexpr auto kTimeBudget = 50s;
+constexpr auto kOpenTimeout = 30s;
 
 struct AckedAppend {
   uint64_t first = 0;
@@ -169,6 +170,8 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
     const auto delay =
         kMinKillDelay +
         std::chrono::milliseconds(rng() % (kMaxKillDelay - kMinKillDelay + 1ms).count());
+    const auto ready = tmp.path() / "writer.ready";
+    std::filesystem::remove(ready);
     testing::ChildProcess child({writer.string(),
                                  "--dir",
                                  dir.string(),
@@ -179,8 +182,20 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
                                  "--seed",
                                  std::to_string(seed + cycle),
                                  "--max-seconds",
-                                 "20"},
+                                 "20",
+                                 "--ready-file",
+                                 ready.string()},
                                 tmp.path() / "writer.stderr");
+    // The delay counts from the open log: under a sanitizer on a loaded machine, starting
+    // the process and opening RocksDB alone took longer than the longest delay, and a
+    // whole run then never got to append.
+    const auto open_deadline = std::chrono::steady_clock::now() + kOpenTimeout;
+    while (!std::filesystem::exists(ready) &&
+           std::chrono::steady_clock::now() < open_deadline)
+      std::this_thread::sleep_for(2ms);
+    ASSERT_TRUE(std::filesystem::exists(ready))
+        << "the writer did not open the log within " << kOpenTimeout.count()
+        << " s: " << child.Stderr();
     std::this_thread::sleep_for(delay);
     const int status = child.KillAndWait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -35,6 +36,8 @@ struct Flags {
   double max_seconds = 20;
   // Pause between appends of one thread (0: none): the walctl tests use a slow writer.
   uint32_t pause_ms = 0;
+  // Created once the log is open, so a parent can time its kill from the first append.
+  std::string ready_file;
 };
 
 std::mutex stdout_mu;
@@ -134,6 +137,7 @@ int Main(int argc, char** argv) {
   app.add_option("--seed", flags.seed, "Random seed");
   app.add_option("--max-seconds", flags.max_seconds, "Exit after this long");
   app.add_option("--pause-ms", flags.pause_ms, "Pause after each append");
+  app.add_option("--ready-file", flags.ready_file, "Created once the log is open");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -145,6 +149,8 @@ int Main(int argc, char** argv) {
   auto store = Store::Open(options, flags.dir);
   if (!store.ok())
     Fail(4, "open " + flags.dir + ": " + store.status().ToString());
+  if (!flags.ready_file.empty() && !std::ofstream(flags.ready_file).put('\n'))
+    Fail(4, "cannot create " + flags.ready_file);
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(flags.max_seconds * 1000));
