@@ -35,7 +35,7 @@ constexpr int kCycles = 30;
 constexpr auto kMinKillDelay = 50ms;
 constexpr auto kMaxKillDelay = 400ms;
 // The whole test stops starting new cycles after this (CTest TIMEOUT is 120 s).
-constexpr auto kTimeBudget = 50s;
+constexpr auto kTimeBudget = 80s;
 constexpr auto kOpenTimeout = 30s;
 
 struct AckedAppend {
@@ -186,16 +186,20 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
                                  "--ready-file",
                                  ready.string()},
                                 tmp.path() / "writer.stderr");
-    // The delay counts from the open log: under a sanitizer on a loaded machine, starting
-    // the process and opening RocksDB alone took longer than the longest delay, and a
-    // whole run then never got to append.
-    const auto open_deadline = std::chrono::steady_clock::now() + kOpenTimeout;
-    while (!std::filesystem::exists(ready) &&
-           std::chrono::steady_clock::now() < open_deadline)
-      std::this_thread::sleep_for(2ms);
-    ASSERT_TRUE(std::filesystem::exists(ready))
-        << "the writer did not open the log within " << kOpenTimeout.count()
-        << " s: " << child.Stderr();
+    // Odd cycles count the delay from the start of the process, so some kills land while
+    // RocksDB recovers the log; even ones from the open log, so appends are killed too
+    // when a sanitizer on a loaded machine makes the start alone outlast every delay
+    // (a whole run once acknowledged nothing).
+    const bool from_open = cycle % 2 == 0;
+    if (from_open) {
+      const auto open_deadline = std::chrono::steady_clock::now() + kOpenTimeout;
+      while (!std::filesystem::exists(ready) &&
+             std::chrono::steady_clock::now() < open_deadline)
+        std::this_thread::sleep_for(2ms);
+      ASSERT_TRUE(std::filesystem::exists(ready))
+          << "the writer did not open the log within " << kOpenTimeout.count()
+          << " s: " << child.Stderr();
+    }
     std::this_thread::sleep_for(delay);
     const int status = child.KillAndWait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
@@ -220,16 +224,17 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
     ASSERT_NO_FATAL_FAILURE(CheckLog(dir, acked, &counts)) << "after cycle " << cycle;
     const auto check_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - check_start);
-    std::printf("cycle %2d: %u threads, killed after %3lld ms: %4zu appends, %6" PRIu64
-                " records acknowledged; log holds %7" PRIu64
-                " records, all checked in %lld ms\n",
-                cycle,
-                threads,
-                static_cast<long long>(delay.count()),
-                lines.size(),
-                cycle_records,
-                counts.records_in_log,
-                static_cast<long long>(check_ms.count()));
+    std::printf(
+        "cycle %2d: %u threads, killed %3lld ms after its %s: %4zu appends, %6" PRIu64
+        " records acknowledged; log holds %7" PRIu64 " records, all checked in %lld ms\n",
+        cycle,
+        threads,
+        static_cast<long long>(delay.count()),
+        from_open ? "open" : "start",
+        lines.size(),
+        cycle_records,
+        counts.records_in_log,
+        static_cast<long long>(check_ms.count()));
     std::fflush(stdout);
     total_checked += counts.records_checked;
     ++cycles;
@@ -242,7 +247,7 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
               total_acked,
               total_checked,
               static_cast<long long>(total_ms.count()));
-  EXPECT_GE(cycles, 25);
+  EXPECT_GE(cycles, 20);
   EXPECT_GT(total_acked, 0u);
 }
 
