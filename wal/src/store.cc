@@ -1221,9 +1221,10 @@ Status Store::Impl::RunMaintenance() {
 // Left alone, a memtable's flush drops the records its range deletions cover, and
 // RocksDB's compactions drop trimmed records in SST files as they merge them. That
 // leaves three cases where waiting costs more than it saves: the disk budget is half
-// used, the SST files are mostly trimmed records (a burst that consumers worked off
-// after it was flushed, and no compaction since), or so many range deletions sit in the
-// memtable that every new iterator pays for fragmenting them.
+// used and much of it is trimmed records, the SST files are mostly trimmed records (a
+// burst that consumers worked off after it was flushed, and no compaction since), or so
+// many range deletions sit in the memtable that every new iterator pays for fragmenting
+// them.
 bool Store::Impl::ReclaimDue() const {
   constexpr uint64_t kMaxRangeDeletions = 10000;
   const uint64_t range_deletions = range_deletions_since_reclaim_.load();
@@ -1231,15 +1232,20 @@ bool Store::Impl::ReclaimDue() const {
     return false;  // nothing a compaction could drop
   if (range_deletions >= kMaxRangeDeletions)
     return true;
-  const uint64_t usage = disk_usage_.load();
-  if (options_.disk_budget_bytes > 0 && usage > options_.disk_budget_bytes / 2)
-    return true;
   uint64_t untrimmed = 0;
   {
     std::shared_lock lock(state_mu_);
     for (const auto& [key, ps] : partitions_)
       untrimmed += ps->total_bytes.load() - ps->first_bytes.load();
   }
+  // Under a budget: only when an eighth of it would come back, since the compaction
+  // rewrites every untrimmed record too.
+  const uint64_t usage = disk_usage_.load();
+  const uint64_t budget = options_.disk_budget_bytes;
+  if (budget > 0 && usage > budget / 2 && usage > untrimmed + budget / 8)
+    return true;
+  // The WAL is left out here: it holds up to max_total_wal_size of records, consumed or
+  // not, whatever the pass does.
   return sst_bytes_.load() > 2 * untrimmed + options_.reclaim_slack_bytes;
 }
 

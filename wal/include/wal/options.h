@@ -49,7 +49,8 @@ struct Options {
 
   // A maintenance pass forces a compaction of trimmed records when the SST files exceed
   // twice the untrimmed bytes plus this (or the store is above half of
-  // disk_budget_bytes); otherwise RocksDB's own flushes and compactions drop them.
+  // disk_budget_bytes and an eighth of the budget is trimmed records); otherwise
+  // RocksDB's own flushes and compactions drop them.
   uint64_t reclaim_slack_bytes = 64 << 20;
 
   // Largest accepted record (payload + key + headers).
