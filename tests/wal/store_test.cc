@@ -543,6 +543,35 @@ TEST_F(StoreTest, AsyncAppendCallbackSeesDurableRecord) {
   EXPECT_EQ(records[0].payload, "async0");
 }
 
+// Callbacks run off the writer thread: one that takes long holds back neither the
+// writes queued behind it nor their visibility to readers.
+TEST_F(StoreTest, SlowCallbackDoesNotHoldBackLaterWrites) {
+  auto store = OpenStore();
+  const TopicPartition other{"telemetry", PartitionId(4)};
+  std::promise<void> started;
+  std::promise<bool> saw_later_write;
+  store->AppendAsync(kTp, Inputs(Payloads(1, "first")), [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    started.set_value();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool seen = false;
+    while (!seen && std::chrono::steady_clock::now() < deadline) {
+      auto bounds = store->GetBounds(other);
+      seen = bounds.ok() && bounds->next.value() == 1;
+      if (!seen)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    saw_later_write.set_value(seen);
+  });
+  started.get_future().wait();
+  std::promise<Result<AppendResult>> second;
+  store->AppendAsync(other, Inputs(Payloads(1, "second")), [&](Result<AppendResult> r) {
+    second.set_value(std::move(r));
+  });
+  EXPECT_TRUE(saw_later_write.get_future().get());
+  EXPECT_TRUE(second.get_future().get().ok());
+}
+
 std::vector<Result<AppendResult>> AppendMany(Store& store,
                                              std::span<const PartitionAppend> appends) {
   std::promise<std::vector<Result<AppendResult>>> done;

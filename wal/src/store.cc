@@ -148,6 +148,11 @@ struct WriteOp {
   AppendCallback append_done;
   Store::CommitCallback commit_done;
   std::function<void(Status)> status_done;
+
+  // The outcome, set by the executor and handed to the callback by Deliver.
+  Status status;
+  AppendResult appended;   // kAppend
+  uint64_t committed = 0;  // kCommit: the group's committed offset after the write
 };
 
 bool IsAppend(const WriteOp& op) {
@@ -161,6 +166,24 @@ void FailMany(WriteOp* op, const Status& s) {
   auto done = std::move(op->many_done);
   op->many_done = nullptr;
   done(std::move(op->results));
+}
+
+// Hands an executed op's outcome to its caller.
+void Deliver(WriteOp& op) {
+  const Status& s = op.status;
+  switch (op.kind) {
+    case WriteOp::Kind::kAppend:
+      return s.ok() ? op.append_done(op.appended) : op.append_done(s);
+    case WriteOp::Kind::kAppendMany:
+      if (!s.ok())
+        return FailMany(&op, s);
+      return op.many_done(std::move(op.results));
+    case WriteOp::Kind::kCommit:
+      return s.ok() ? op.commit_done(Offset(op.committed)) : op.commit_done(s);
+    case WriteOp::Kind::kTrim:
+    case WriteOp::Kind::kMaintenance:
+      return op.status_done(s);
+  }
 }
 
 // Hands the outcome of an op to the blocking caller waiting for it. Cheaper than a
@@ -246,8 +269,6 @@ class Store::Impl {
     rocksdb::WriteBatch batch;
     std::map<PartitionKey, Staged> staged;
     std::map<std::string, uint32_t> new_topics;
-    std::vector<std::pair<WriteOp*, AppendResult>> appends;
-    std::vector<WriteOp*> many;  // staged kAppendMany ops (results filled in)
     std::vector<std::pair<WriteOp*, Staged*>> commits;
     uint32_t records = 0;
   };
@@ -260,9 +281,11 @@ class Store::Impl {
   // Moves queued ops into `ops`, oldest first, up to max_group_commit_records; with
   // appends_only it stops at the first op that is not an append. REQUIRES: queue_mu_
   void TakeGroup(std::vector<std::unique_ptr<WriteOp>>& ops, bool appends_only);
-  // Runs `ops` (appends, commits, trims, maintenance) in order. Caller is the executor.
+  // Runs `ops` (appends, commits, trims, maintenance) in order and sets their outcomes;
+  // the caller delivers them. Caller is the executor.
   void Execute(std::vector<std::unique_ptr<WriteOp>>& ops);
-  void RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops, GroupCommit& gc);
+  // Stages and writes `ops` in one batch; sets each op's outcome, calls no callback.
+  void RunGroupCommit(std::span<WriteOp* const> ops, GroupCommit& gc);
   Staged* StagePartition(GroupCommit& gc, const TopicPartition& tp, bool create);
   void StageAppend(GroupCommit& gc, WriteOp* op);
   void StageAppendMany(GroupCommit& gc, WriteOp* op);
@@ -325,6 +348,17 @@ class Store::Impl {
   // The writer thread or an inline caller is executing. REQUIRES: queue_mu_
   bool executing_ = false;
   std::thread writer_;
+
+  // Ops the writer executed, waiting for their callbacks: the deliverer runs them, so
+  // the writer starts the next group's write instead.
+  void DeliveryLoop();
+  std::mutex delivery_mu_;
+  std::condition_variable delivery_cv_;
+  std::deque<std::vector<std::unique_ptr<WriteOp>>>
+      deliveries_;                        // REQUIRES: delivery_mu_
+  bool delivery_stopping_ = false;        // REQUIRES: delivery_mu_
+  std::atomic<uint64_t> undelivered_{0};  // groups executed, callbacks not all run
+  std::thread deliverer_;
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
@@ -508,6 +542,7 @@ void Store::Impl::StartThreads() {
   if (secondary_)
     return;
   RefreshDiskUsage();
+  deliverer_ = std::thread([this] { DeliveryLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
   background_ = std::thread([this] { BackgroundLoop(); });
 }
@@ -527,6 +562,13 @@ void Store::Impl::Close() {
   queue_cv_.notify_all();
   if (writer_.joinable())
     writer_.join();
+  {
+    std::lock_guard lock(delivery_mu_);
+    delivery_stopping_ = true;
+  }
+  delivery_cv_.notify_all();
+  if (deliverer_.joinable())
+    deliverer_.join();
   if (db_) {
     for (auto* h : handles_)
       db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
@@ -663,8 +705,10 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_ && !secondary_) {
-      // Only when nothing is queued: a queued op of this caller must not be overtaken.
-      run_inline = execution == Execution::kRunInline && !executing_ && queue_.empty();
+      // Only when nothing is queued or waiting for delivery: a queued op of this caller
+      // must not be overtaken, nor its callback.
+      run_inline = execution == Execution::kRunInline && !executing_ && queue_.empty() &&
+                   undelivered_.load() == 0;
       if (run_inline) {
         executing_ = true;
       } else {
@@ -680,14 +724,20 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
     // An unsynced append takes microseconds: writing the appends that queued up
     // meanwhile costs this caller less than waking the writer thread costs them.
     if (options_.sync != SyncPolicy::kAlways) {
-      ops.clear();
+      std::vector<std::unique_ptr<WriteOp>> queued;
       {
         std::lock_guard lock(queue_mu_);
-        TakeGroup(ops, /*appends_only=*/true);
+        TakeGroup(queued, /*appends_only=*/true);
       }
-      if (!ops.empty())
-        Execute(ops);
+      if (!queued.empty()) {
+        Execute(queued);
+        std::move(queued.begin(), queued.end(), std::back_inserter(ops));
+      }
     }
+    // Delivered before the writer may run later ops, so each caller's callbacks keep
+    // the order of its ops.
+    for (auto& executed : ops)
+      Deliver(*executed);
     bool wake = false;
     {
       std::lock_guard lock(queue_mu_);
@@ -699,15 +749,8 @@ void Store::Impl::Enqueue(std::unique_ptr<WriteOp> op, Execution execution) {
     return;
   }
   if (op) {
-    if (op->append_done)
-      op->append_done(refused);
-    if (op->commit_done)
-      op->commit_done(refused);
-    if (op->status_done)
-      op->status_done(refused);
-    if (op->many_done)
-      FailMany(op.get(), refused);
-    return;
+    op->status = std::move(refused);
+    return Deliver(*op);
   }
   queue_cv_.notify_all();
 }
@@ -736,10 +779,39 @@ void Store::Impl::WriterLoop() {
       TakeGroup(ops, /*appends_only=*/false);
     }
     Execute(ops);
+    // Counted before executing_ clears: an inline caller that sees the store idle sees
+    // these callbacks pending too.
+    undelivered_.fetch_add(1);
+    {
+      std::lock_guard lock(delivery_mu_);
+      deliveries_.push_back(std::move(ops));
+    }
+    delivery_cv_.notify_one();
+    ops.clear();  // moved from
     {
       std::lock_guard lock(queue_mu_);
       executing_ = false;
     }
+  }
+}
+
+void Store::Impl::DeliveryLoop() {
+  std::deque<std::vector<std::unique_ptr<WriteOp>>> batches;
+  for (;;) {
+    {
+      std::unique_lock lock(delivery_mu_);
+      delivery_cv_.wait(lock, [&] { return delivery_stopping_ || !deliveries_.empty(); });
+      if (deliveries_.empty())
+        return;  // stopping, and every executed op was delivered
+      batches.swap(deliveries_);
+    }
+    for (auto& ops : batches) {
+      for (auto& op : ops)
+        Deliver(*op);
+      ops.clear();
+      undelivered_.fetch_sub(1);
+    }
+    batches.clear();
   }
 }
 
@@ -750,10 +822,10 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
     RefreshDiskUsage();
   }
   // Appends and commits between two trims/maintenance passes share one write.
-  std::vector<std::unique_ptr<WriteOp>> group;
+  std::vector<WriteOp*> group;
   for (auto& op : ops) {
     if (IsAppend(*op) || op->kind == WriteOp::Kind::kCommit) {
-      group.push_back(std::move(op));
+      group.push_back(op.get());
       continue;
     }
     if (!group.empty()) {
@@ -772,7 +844,7 @@ void Store::Impl::Execute(std::vector<std::unique_ptr<WriteOp>>& ops) {
         s = DoMaintenancePass();
       }
     }
-    op->status_done(s);
+    op->status = std::move(s);
   }
   if (!group.empty()) {
     GroupCommit gc;
@@ -855,25 +927,24 @@ Status FullStatus(uint64_t used, uint64_t budget) {
 
 void Store::Impl::StageAppend(GroupCommit& gc, WriteOp* op) {
   if (full_.load(std::memory_order_acquire)) {
-    op->append_done(FullStatus(disk_usage_.load(), options_.disk_budget_bytes));
-    op->append_done = nullptr;
+    op->status = FullStatus(disk_usage_.load(), options_.disk_budget_bytes);
     return;
   }
-  gc.appends.emplace_back(op, StageRecords(gc, op->tp, op->values));
+  op->appended = StageRecords(gc, op->tp, op->values);
 }
 
 void Store::Impl::StageAppendMany(GroupCommit& gc, WriteOp* op) {
-  if (full_.load(std::memory_order_acquire))
-    return FailMany(op, FullStatus(disk_usage_.load(), options_.disk_budget_bytes));
+  if (full_.load(std::memory_order_acquire)) {
+    op->status = FullStatus(disk_usage_.load(), options_.disk_budget_bytes);
+    return;
+  }
   for (WriteOp::Part& part : op->parts)
     op->results[part.index] = StageRecords(gc, part.tp, part.values);
-  gc.many.push_back(op);
 }
 
 void Store::Impl::StageCommit(GroupCommit& gc, WriteOp* op) {
   auto fail = [&](Status s) {
-    op->commit_done(std::move(s));
-    op->commit_done = nullptr;
+    op->status = std::move(s);
   };
   if (!IsValidGroupName(op->group)) {
     return fail(Status::InvalidArgument(
@@ -913,17 +984,16 @@ void Store::Impl::StageCommit(GroupCommit& gc, WriteOp* op) {
   gc.commits.emplace_back(op, staged);
 }
 
-void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
-                                 GroupCommit& gc) {
+void Store::Impl::RunGroupCommit(std::span<WriteOp* const> ops, GroupCommit& gc) {
   Status s = WritableOrError();
   if (s.ok()) {
-    for (auto& op : ops) {
+    for (WriteOp* op : ops) {
       if (op->kind == WriteOp::Kind::kAppend) {
-        StageAppend(gc, op.get());
+        StageAppend(gc, op);
       } else if (op->kind == WriteOp::Kind::kAppendMany) {
-        StageAppendMany(gc, op.get());
+        StageAppendMany(gc, op);
       } else {
-        StageCommit(gc, op.get());
+        StageCommit(gc, op);
       }
     }
     // Commits must be durable before they are reported, whatever the sync policy: a
@@ -958,40 +1028,16 @@ void Store::Impl::RunGroupCommit(std::vector<std::unique_ptr<WriteOp>>& ops,
     if (gc.new_topics.size() > 0)
       next_topic_id_ -= static_cast<uint32_t>(gc.new_topics.size());
   }
-  for (auto& [op, result] : gc.appends) {
-    if (s.ok()) {
-      op->append_done(result);
-    } else {
-      op->append_done(s);
+  if (s.ok()) {
+    for (auto& [op, staged] : gc.commits) {
+      std::lock_guard groups(staged->ps->groups_mu);
+      op->committed = staged->ps->committed[op->group];
     }
-  }
-  for (WriteOp* op : gc.many) {
-    if (!s.ok()) {
-      FailMany(op, s);
-      continue;
-    }
-    auto done = std::move(op->many_done);
-    op->many_done = nullptr;
-    done(std::move(op->results));
-  }
-  for (auto& [op, staged] : gc.commits) {
-    if (!s.ok()) {
-      op->commit_done(s);
-      continue;
-    }
-    std::lock_guard groups(staged->ps->groups_mu);
-    op->commit_done(Offset(staged->ps->committed[op->group]));
-  }
-  // Ops rejected during staging were completed there; the ones never staged (store
-  // failed before staging) are completed here.
-  if (!s.ok() && gc.appends.empty() && gc.many.empty() && gc.commits.empty()) {
-    for (auto& op : ops) {
-      if (op->append_done)
-        op->append_done(s);
-      if (op->commit_done)
-        op->commit_done(s);
-      if (op->many_done)
-        FailMany(op.get(), s);
+  } else {
+    // Ops refused while staging keep their own status; none of the rest was written.
+    for (WriteOp* op : ops) {
+      if (op->status.ok())
+        op->status = s;
     }
   }
 }
