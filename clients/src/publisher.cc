@@ -124,15 +124,15 @@ struct Publisher::Impl {
 
   mutable std::mutex mu;
   std::condition_variable cv;  // any state change: queue, inflight, stop flags
-  std::map<std::string, TopicQueue> topics;  // GUARDED_BY mu
-  uint64_t next_seq = 1;                     // GUARDED_BY mu
-  uint64_t flush_through = 0;                // GUARDED_BY mu: send seqs <= this now
-  uint64_t inflight_min_seq = kNoSeq;        // GUARDED_BY mu
-  std::size_t pending = 0;                   // GUARDED_BY mu: queued + in flight
-  bool closed = false;                       // GUARDED_BY mu: Publish() refused
-  bool abort = false;                        // GUARDED_BY mu: give up retries, exit
-  Status first_error;                        // GUARDED_BY mu: since the last Flush
-  PublisherStats stats;                      // GUARDED_BY mu (pending filled on read)
+  std::map<std::string, TopicQueue, std::less<>> topics;  // GUARDED_BY mu
+  uint64_t next_seq = 1;                                  // GUARDED_BY mu
+  uint64_t flush_through = 0;          // GUARDED_BY mu: send seqs <= this now
+  uint64_t inflight_min_seq = kNoSeq;  // GUARDED_BY mu
+  std::size_t pending = 0;             // GUARDED_BY mu: queued + in flight
+  bool closed = false;                 // GUARDED_BY mu: Publish() refused
+  bool abort = false;                  // GUARDED_BY mu: give up retries, exit
+  Status first_error;                  // GUARDED_BY mu: since the last Flush
+  PublisherStats stats;                // GUARDED_BY mu (pending filled on read)
   std::thread sender;
 
   // REQUIRES: mu held. Smallest seq not yet done (kNoSeq when idle).
@@ -421,7 +421,10 @@ Result<Uuid> Publisher::Publish(std::string_view topic,
   }
   entry.seq = s.next_seq++;
   entry.enqueued_at = Clock::now();
-  TopicQueue& q = s.topics[std::string(topic)];
+  auto it = s.topics.find(topic);  // no temporary string per message
+  if (it == s.topics.end())
+    it = s.topics.emplace(std::string(topic), TopicQueue{}).first;
+  TopicQueue& q = it->second;
   q.bytes += entry.size();
   q.entries.push_back(std::move(entry));
   ++s.pending;

@@ -128,6 +128,19 @@ Result<Timestamp> ParseRfc3339(std::string_view text) {
   return Timestamp(local - minutes(offset_minutes));
 }
 
+namespace {
+// Writes `value` as exactly `width` decimal digits ending just before `end`.
+char* PutDigits(char* end, uint64_t value, int width) {
+  for (int i = 0; i < width; ++i) {
+    *--end = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return end;
+}
+}  // namespace
+
+// Hand-written rather than snprintf: the streamer stamps every message, and the format
+// parser was most of the cost.
 std::string FormatRfc3339(Timestamp time) {
   using std::chrono::days;
   // floor, not duration_cast: times before 1970 must still give a day-aligned date with a
@@ -135,18 +148,38 @@ std::string FormatRfc3339(Timestamp time) {
   const auto day_point = std::chrono::floor<days>(time);
   const std::chrono::year_month_day ymd{day_point};
   const std::chrono::hh_mm_ss tod{time - day_point};
-  char buf[64];
-  const int n = std::snprintf(buf,
-                              sizeof(buf),
-                              "%04d-%02u-%02uT%02d:%02d:%02lld.%06lldZ",
-                              static_cast<int>(ymd.year()),
-                              static_cast<unsigned>(ymd.month()),
-                              static_cast<unsigned>(ymd.day()),
-                              static_cast<int>(tod.hours().count()),
-                              static_cast<int>(tod.minutes().count()),
-                              static_cast<long long>(tod.seconds().count()),
-                              static_cast<long long>(tod.subseconds().count()));
-  return std::string(buf, static_cast<size_t>(n));
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {  // beyond four digits: keep the general formatter
+    char buf[64];
+    const int n = std::snprintf(buf,
+                                sizeof(buf),
+                                "%04d-%02u-%02uT%02d:%02d:%02lld.%06lldZ",
+                                year,
+                                static_cast<unsigned>(ymd.month()),
+                                static_cast<unsigned>(ymd.day()),
+                                static_cast<int>(tod.hours().count()),
+                                static_cast<int>(tod.minutes().count()),
+                                static_cast<long long>(tod.seconds().count()),
+                                static_cast<long long>(tod.subseconds().count()));
+    return std::string(buf, static_cast<size_t>(n));
+  }
+  std::string out(27, '\0');  // YYYY-MM-DDTHH:MM:SS.ffffffZ
+  char* p = out.data();
+  PutDigits(p + 4, static_cast<uint64_t>(year), 4);
+  p[4] = '-';
+  PutDigits(p + 7, static_cast<unsigned>(ymd.month()), 2);
+  p[7] = '-';
+  PutDigits(p + 10, static_cast<unsigned>(ymd.day()), 2);
+  p[10] = 'T';
+  PutDigits(p + 13, static_cast<uint64_t>(tod.hours().count()), 2);
+  p[13] = ':';
+  PutDigits(p + 16, static_cast<uint64_t>(tod.minutes().count()), 2);
+  p[16] = ':';
+  PutDigits(p + 19, static_cast<uint64_t>(tod.seconds().count()), 2);
+  p[19] = '.';
+  PutDigits(p + 26, static_cast<uint64_t>(tod.subseconds().count()), 6);
+  p[26] = 'Z';
+  return out;
 }
 
 Timestamp NowMicros() {

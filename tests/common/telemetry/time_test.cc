@@ -3,6 +3,8 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +130,25 @@ TEST(Rfc3339FormatTest, FormattedStringsSortLikeTimes) {
   const Timestamp c = a + std::chrono::hours(24 * 400);
   EXPECT_LT(FormatRfc3339(a), FormatRfc3339(b));
   EXPECT_LT(FormatRfc3339(b), FormatRfc3339(c));
+}
+
+// Every field at both ends of its range, and years outside 0..9999 (which take the
+// general formatter), read back as the same time.
+TEST(Rfc3339FormatTest, EveryFieldRoundTrips) {
+  const std::vector<std::pair<Timestamp, std::string>> cases = {
+      {Timestamp{microseconds(-62135596800000000)}, "0001-01-01T00:00:00.000000Z"},
+      {Timestamp{microseconds(253402300799999999)}, "9999-12-31T23:59:59.999999Z"},
+      {Timestamp{microseconds(951782400123456)}, "2000-02-29T00:00:00.123456Z"},
+      {Timestamp{microseconds(1767225599999999)}, "2025-12-31T23:59:59.999999Z"},
+      {Timestamp{microseconds(1000000000987654)}, "2001-09-09T01:46:40.987654Z"},
+  };
+  for (const auto& [time, text] : cases) {
+    EXPECT_EQ(FormatRfc3339(time), text);
+    ASSERT_OK_AND_ASSIGN(Timestamp parsed, ParseRfc3339(text));
+    EXPECT_EQ(parsed, time) << text;
+  }
+  EXPECT_EQ(FormatRfc3339(Timestamp{microseconds(253402300800000000)}),
+            "10000-01-01T00:00:00.000000Z");
 }
 
 TEST(Rfc3339FormatTest, NowIsWholeMicroseconds) {
