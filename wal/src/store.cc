@@ -2,11 +2,12 @@
 //
 // One executor at a time owns every mutation. Callers encode and checksum their records
 // on their own thread and queue them; the writer thread turns everything queued into one
-// WriteBatch and one (synced) write, then publishes the new offsets and completes the
-// callers. A blocking caller that finds the store idle (nothing queued, nobody writing)
-// executes its own write on its own thread instead: that saves the two thread handoffs
-// that otherwise dominate a small unsynced append. Because in-memory offsets move only
-// after the write returned, readers never see a record that a crash could take back.
+// WriteBatch and one (synced) write, publishes the new offsets and leaves the callers'
+// callbacks to the delivery thread. A blocking caller that finds the store idle (nothing
+// queued, nobody writing, no callback pending) executes its own write on its own thread
+// instead: that saves the two thread handoffs that otherwise dominate a small unsynced
+// append. Because in-memory offsets move only after the write returned, readers never
+// see a record that a crash could take back.
 //
 // Trimming moves the partition's trim point and range-deletes the records below it in
 // one batch. Trimmed records still in a memtable never reach disk (the flush drops what
