@@ -130,12 +130,11 @@ Result<Timestamp> ParseRfc3339(std::string_view text) {
 
 namespace {
 // Writes `value` as exactly `width` decimal digits ending just before `end`.
-char* PutDigits(char* end, uint64_t value, int width) {
+void PutDigits(char* end, uint64_t value, int width) {
   for (int i = 0; i < width; ++i) {
     *--end = static_cast<char>('0' + value % 10);
     value /= 10;
   }
-  return end;
 }
 }  // namespace
 
@@ -163,22 +162,15 @@ std::string FormatRfc3339(Timestamp time) {
                                 static_cast<long long>(tod.subseconds().count()));
     return std::string(buf, static_cast<size_t>(n));
   }
-  std::string out(27, '\0');  // YYYY-MM-DDTHH:MM:SS.ffffffZ
+  std::string out = "YYYY-MM-DDTHH:MM:SS.ffffffZ";  // the digits are overwritten
   char* p = out.data();
   PutDigits(p + 4, static_cast<uint64_t>(year), 4);
-  p[4] = '-';
   PutDigits(p + 7, static_cast<unsigned>(ymd.month()), 2);
-  p[7] = '-';
   PutDigits(p + 10, static_cast<unsigned>(ymd.day()), 2);
-  p[10] = 'T';
   PutDigits(p + 13, static_cast<uint64_t>(tod.hours().count()), 2);
-  p[13] = ':';
   PutDigits(p + 16, static_cast<uint64_t>(tod.minutes().count()), 2);
-  p[16] = ':';
   PutDigits(p + 19, static_cast<uint64_t>(tod.seconds().count()), 2);
-  p[19] = '.';
   PutDigits(p + 26, static_cast<uint64_t>(tod.subseconds().count()), 6);
-  p[26] = 'Z';
   return out;
 }
 
