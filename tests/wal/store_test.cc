@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -306,6 +308,49 @@ TEST_F(StoreTest, MaintenanceCompactsOnlyWhenTrimmedRecordsHoldTheFiles) {
     ASSERT_EQ(records.size(), 5u);
     EXPECT_EQ(records.front().offset, Offset(95));
   }
+}
+
+// The nice value of each of this process's threads whose name starts with `prefix`.
+std::vector<int> NiceOfThreads(std::string_view prefix) {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    if (!comm.starts_with(prefix))
+      continue;
+    std::ifstream stat_file(task.path() / "stat");
+    std::string stat;
+    std::getline(stat_file, stat);
+    // Fields after the parenthesised name: state is field 3, nice is field 19.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 19; ++i)
+      fields >> field;
+    int nice = 0;
+    fields >> nice;
+    out.push_back(nice);
+  }
+  return out;
+}
+
+// A compaction runs at the lowest CPU priority, so it cannot keep the writer thread
+// waiting for a core; flushes (a full memtable stalls writes) keep normal priority.
+TEST_F(StoreTest, CompactionsRunAtTheLowestCpuPriority) {
+  options_.reclaim_slack_bytes = 0;  // the maintenance pass below compacts
+  {
+    auto store = OpenStore();
+    AppendN(*store, kTp, 100, 1000);
+  }
+  auto store = OpenStore();  // recovery flushed the records into a file
+  ASSERT_OK(store->Commit(kTp, "collectors", Offset(95)).status());
+  ASSERT_OK(store->RunMaintenance());
+  const std::vector<int> compaction = NiceOfThreads("rocksdb:low");
+  ASSERT_FALSE(compaction.empty()) << "no compaction thread found";
+  for (int nice : compaction)
+    EXPECT_EQ(nice, 19);
+  for (int nice : NiceOfThreads("rocksdb:high"))
+    EXPECT_EQ(nice, 0);
 }
 
 // Appends and trims interleaved in one memtable, then replayed from RocksDB's WAL on

@@ -1230,6 +1230,17 @@ void ApplyRecordsTuning(rocksdb::DBOptions* db, rocksdb::ColumnFamilyOptions* re
   records->write_buffer_size = 64 << 20;
   records->memtable_insert_with_hint_prefix_extractor =
       std::make_shared<RecordPartitionPrefix>();
+  // On a small machine a compaction competes for a core with the writer thread waking
+  // from its fsync, and every group commit waits for the writer: with the compaction at
+  // normal priority the broker's writer spent a quarter of its time runnable but not
+  // running (docs/BENCHMARKS.md). Compactions only need to keep up on average, so they
+  // run at the lowest priority; flushes stay at normal priority, since a full memtable
+  // stalls writes. The setting is the env's (the process's pools) and applies from each
+  // pool thread's next job; a failure leaves the default, which only costs speed.
+  db->env
+      ->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                   rocksdb::CpuPriority::kLow)
+      .PermitUncheckedError();
   // Most records are trimmed soon after their consumers commit, so most bytes only ever
   // pass through the flush and the first compaction: compressing them there was CPU
   // spent on files about to be deleted. Levels below keep RocksDB's default.

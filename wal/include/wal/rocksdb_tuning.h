@@ -13,7 +13,9 @@ namespace tp::wal {
 // list search into a step from the partition's previous record; RocksDB ignores hints
 // when several threads insert concurrently, so concurrent memtable writes are off.
 // Also sets the records column family's write buffer (64 MiB), no compression in
-// levels 0 and 1 (where short-lived records live and die), and 2 background jobs.
+// levels 0 and 1 (where short-lived records live and die), and 2 background jobs, and
+// lowers the CPU priority of db->env's compaction threads (nice 19, process-wide; flushes
+// keep normal priority).
 void ApplyRecordsTuning(rocksdb::DBOptions* db, rocksdb::ColumnFamilyOptions* records);
 
 }  // namespace tp::wal
