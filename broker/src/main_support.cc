@@ -1,5 +1,6 @@
 #include "broker/main_support.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "broker/membership.h"
 #include "broker/reader.h"
 #include "broker/writer.h"
+#include "tp/cpus.h"
 #include "tp/http/server.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
@@ -147,7 +149,11 @@ int Fail(const Status& s, int code) {
 
 void AddCommonFlags(CLI::App& app, BrokerFlags* f) {
   app.add_option("--listen", f->listen, "Address to serve HTTP on (host:port)");
-  app.add_option("--threads", f->threads, "HTTP io threads")->check(CLI::Range(1, 64));
+  app.add_option("--threads",
+                 f->threads,
+                 "HTTP io threads (0: one per CPU the process may use, counting "
+                 "affinity and cgroup CPU limits)")
+      ->check(CLI::Range(0, 64));
   app.add_option(
       "--body-limit", f->body_limit, "Largest request body in bytes (413 above)");
   app.add_option("--partitions", f->partitions, "Partitions of the telemetry topic");
@@ -226,7 +232,10 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   metrics::Registry registry;
   http::ServerOptions server_options;
   server_options.listen = flags.listen;
-  server_options.threads = flags.threads;
+  // More io threads than CPUs only adds hand-offs between threads: on 2 CPUs, 4 threads
+  // cost the broker about 15% more CPU per published message than 2 (docs/BENCHMARKS.md).
+  server_options.threads =
+      flags.threads > 0 ? flags.threads : std::min(AvailableCpus(), 64);
   server_options.body_limit = flags.body_limit;
   server_options.registry = &registry;
   server_options.log_component = "broker";
@@ -304,11 +313,12 @@ int RunBroker(Mode mode, const BrokerFlags& flags, const sigset_t& signals) {
   if (!s.ok())
     return Fail(s, 1);
   SPDLOG_LOGGER_INFO(log,
-                     "broker {} listening on {}",
+                     "broker {} listening on {} with {} io threads",
                      mode == Mode::kWriter   ? "writer"
                      : mode == Mode::kReader ? "reader"
                                              : "standalone",
-                     (*server)->address());
+                     (*server)->address(),
+                     server_options.threads);
 
   const int sig = WaitForSignal(signals);
   SPDLOG_LOGGER_INFO(

@@ -14,7 +14,7 @@ enum class Mode { kWriter, kReader, kStandalone };
 
 struct BrokerFlags {
   std::string listen = "0.0.0.0:8081";
-  int threads = 4;
+  int threads = 0;  // HTTP io threads; 0: one per CPU the process may use (AvailableCpus)
   uint64_t body_limit = 8 << 20;
   std::string topics;  // "telemetry:256,..." overrides --partitions
   uint32_t partitions = 256;
