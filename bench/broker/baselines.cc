@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <rocksdb/db.h>
+#include <unistd.h>
 
 #include "broker/writer.h"
 #include "wal/store.h"
@@ -120,6 +121,7 @@ Result<PhaseResult> RunWalAppend(const WalLoad& load,
   }
   warmed.wait();
   const double cpu0 = SelfCpuSeconds();
+  const auto writer0 = ThreadSchedOf(::getpid(), kWriterThread);
   const auto start = Clock::now();
   quota = std::make_unique<Quota>(budget.count, start + budget.duration);
   go.count_down();
@@ -128,6 +130,7 @@ Result<PhaseResult> RunWalAppend(const WalLoad& load,
   PhaseResult r;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.loadgen_cpu_seconds = SelfCpuSeconds() - cpu0;
+  r.writer = WriterShares(writer0, ThreadSchedOf(::getpid(), kWriterThread), r.seconds);
   std::vector<double> all;
   for (const Worker& w : workers) {
     if (!w.error.ok())

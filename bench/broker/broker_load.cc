@@ -320,19 +320,22 @@ void PrintReport(const std::vector<PhaseResult>& phases,
   fmt::print(
       "\nwhere the time goes (means per request; cpu as % of one core and as us per "
       "message;\nconns: broker connections open at the end, the /metrics scrape "
-      "included)\n");
-  fmt::print("{:<54} {:>9} {:>10} {:>9} {:>7} {:>5} {:>8} {:>8} {:>9} {:>9} {:>7}\n",
-             "phase",
-             "client ms",
-             "handler ms",
-             "append ms",
-             "parts/r",
-             "conns",
-             "broker %",
-             "broker us",
-             "loadgen %",
-             "loadgen us",
-             "retries");
+      "included;\nwal writer: % of the phase it ran / was runnable but waited for a "
+      "core)\n");
+  fmt::print(
+      "{:<54} {:>9} {:>10} {:>9} {:>7} {:>5} {:>8} {:>8} {:>9} {:>9} {:>7} {:>11}\n",
+      "phase",
+      "client ms",
+      "handler ms",
+      "append ms",
+      "parts/r",
+      "conns",
+      "broker %",
+      "broker us",
+      "loadgen %",
+      "loadgen us",
+      "retries",
+      "writer %");
   for (const auto& p : phases) {
     const double s = p.seconds > 0 ? p.seconds : 1;
     const double n = p.messages > 0 ? static_cast<double>(p.messages) : 1;
@@ -352,8 +355,13 @@ void PrintReport(const std::vector<PhaseResult>& phases,
       return has ? fmt::format("{:.{}f}", v, precision) : std::string("-");
     };
     const bool b = p.broker.has_value();
+    const std::string writer = p.writer ? fmt::format("{:.0f}/{:.0f}",
+                                                      100 * p.writer->cpu_share,
+                                                      100 * p.writer->wait_share)
+                                        : std::string("-");
     fmt::print(
-        "{:<54} {:>9.2f} {:>10} {:>9} {:>7} {:>5} {:>8} {:>8} {:>9.0f} {:>9.1f} {:>7}\n",
+        "{:<54} {:>9.2f} {:>10} {:>9} {:>7} {:>5} {:>8} {:>8} {:>9.0f} {:>9.1f} {:>7} "
+        "{:>11}\n",
         Label(p, rounds),
         p.latency.mean_ms,
         cell(b, b ? p.broker->publish_handler_mean_ms : 0, 2),
@@ -364,7 +372,8 @@ void PrintReport(const std::vector<PhaseResult>& phases,
         cell(b, b ? 1e6 * p.broker->cpu_seconds / n : 0, 1),
         100 * p.loadgen_cpu_seconds / s,
         1e6 * p.loadgen_cpu_seconds / n,
-        b ? std::to_string(p.retries) : std::string("-"));
+        b ? std::to_string(p.retries) : std::string("-"),
+        writer);
   }
 
   fmt::print("\ngoals (ratios of figures from this run{})\n",
@@ -427,6 +436,10 @@ nlohmann::json ReportJson(const std::string& command,
                      {"appends_per_request", p.broker->appends_per_request},
                      {"open_connections", p.broker->open_connections},
                      {"cpu_seconds", p.broker->cpu_seconds}};
+    }
+    if (p.writer) {
+      j["wal_writer"] = {{"cpu_share", p.writer->cpu_share},
+                         {"wait_share", p.writer->wait_share}};
     }
     if (p.id == "lease_ack") {
       j["redelivered"] = p.redelivered;

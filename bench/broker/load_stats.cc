@@ -1,6 +1,7 @@
 #include "load_stats.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
@@ -56,6 +57,39 @@ double SelfCpuSeconds() {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
   };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+std::optional<ThreadSched> ThreadSchedOf(pid_t pid, std::string_view name) {
+  std::optional<ThreadSched> sum;
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    if (comm != name)
+      continue;
+    // "<ns on cpu> <ns waiting on a runqueue> <timeslices>"
+    std::ifstream sched_file(task.path() / "schedstat");
+    double on_cpu_ns = 0;
+    double waiting_ns = 0;
+    if (!(sched_file >> on_cpu_ns >> waiting_ns))
+      continue;
+    if (!sum)
+      sum.emplace();
+    sum->cpu_seconds += on_cpu_ns / 1e9;
+    sum->wait_seconds += waiting_ns / 1e9;
+  }
+  return sum;
+}
+
+std::optional<WriterSched> WriterShares(const std::optional<ThreadSched>& before,
+                                        const std::optional<ThreadSched>& after,
+                                        double seconds) {
+  if (!before || !after || seconds <= 0)
+    return std::nullopt;
+  const ThreadSched d = *after - *before;
+  return WriterSched{d.cpu_seconds / seconds, d.wait_seconds / seconds};
 }
 
 std::string LoadAverage() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
@@ -14,6 +15,9 @@
 namespace tp::bench {
 
 using Clock = std::chrono::steady_clock;
+
+// The name tp::wal::Store gives its writer thread.
+inline constexpr std::string_view kWriterThread = "wal-writer";
 
 struct Budget {
   uint64_t count = 0;  // messages per phase
@@ -73,6 +77,24 @@ struct BrokerBreakdown {
   double cpu_seconds = 0;              // the broker process's user+system CPU
 };
 
+// Scheduler figures of a thread (/proc/<pid>/task/<tid>/schedstat), summed over the
+// threads of one name: time on a CPU, and time runnable but waiting for one.
+struct ThreadSched {
+  double cpu_seconds = 0;
+  double wait_seconds = 0;
+  ThreadSched operator-(const ThreadSched& earlier) const {
+    return {cpu_seconds - earlier.cpu_seconds, wait_seconds - earlier.wait_seconds};
+  }
+};
+
+// The wal writer's figures over a phase ("wal-writer" threads: of the broker in broker
+// phases, of this process in wal phases), as shares of the phase's wall time. A group
+// commit waits for its writer, so wait_share is time every publish in flight lost.
+struct WriterSched {
+  double cpu_share = 0;
+  double wait_share = 0;
+};
+
 struct PhaseResult {
   std::string id;         // stable name for --json: "wal_ceiling", "publish_batch", ...
   std::string label;      // what ran, for people
@@ -85,6 +107,7 @@ struct PhaseResult {
   Latency latency;  // per request; for lease+ack phases: publish-to-lease per message
   double loadgen_cpu_seconds = 0;  // this process's user+system CPU during the phase
   std::optional<BrokerBreakdown> broker;
+  std::optional<WriterSched> writer;  // unset where schedstat is not readable
   // Lease+ack phases only.
   uint64_t redelivered = 0;
   uint64_t backlog_at_publish_end = 0;
@@ -101,6 +124,15 @@ struct PhaseResult {
 double ProcessCpuSeconds(pid_t pid);
 // This process's user+system CPU seconds so far.
 double SelfCpuSeconds();
+
+// The summed figures of `pid`'s threads named `name`; nullopt if there is none or the
+// kernel has no schedstat.
+std::optional<ThreadSched> ThreadSchedOf(pid_t pid, std::string_view name);
+
+// `after - before` over `seconds` of wall time, if both were read.
+std::optional<WriterSched> WriterShares(const std::optional<ThreadSched>& before,
+                                        const std::optional<ThreadSched>& after,
+                                        double seconds);
 
 // The first three fields of /proc/loadavg ("0.71 1.56 1.79").
 std::string LoadAverage();

@@ -228,6 +228,7 @@ Result<ScenarioResult> RunBrokerScenario(BrokerProcess& broker,
   warmed.wait();
   auto metrics_before = broker.Metrics();
   const double broker_cpu0 = ProcessCpuSeconds(broker.pid());
+  const auto writer0 = ThreadSchedOf(broker.pid(), kWriterThread);
   const double self_cpu0 = SelfCpuSeconds();
   const auto start = Clock::now();
   shared.quota = std::make_unique<Quota>(budget.count, start + budget.duration);
@@ -243,6 +244,7 @@ Result<ScenarioResult> RunBrokerScenario(BrokerProcess& broker,
   const uint64_t backlog =
       shared.published.load() - std::min(shared.published.load(), shared.acked.load());
   const double broker_cpu1 = ProcessCpuSeconds(broker.pid());
+  const auto writer1 = ThreadSchedOf(broker.pid(), kWriterThread);
   const double self_cpu1 = SelfCpuSeconds();
   auto metrics_after = broker.Metrics();
   for (auto& t : consumer_threads)
@@ -265,6 +267,8 @@ Result<ScenarioResult> RunBrokerScenario(BrokerProcess& broker,
   p.seconds = std::chrono::duration<double>(last_publish - start).count();
   p.latency = Summarize(std::move(ms));
   p.loadgen_cpu_seconds = self_cpu1 - self_cpu0;
+  p.writer = WriterShares(
+      writer0, writer1, std::chrono::duration<double>(publish_end - start).count());
   if (metrics_before.ok() && metrics_after.ok())
     p.broker = Breakdown(*metrics_before, *metrics_after, broker_cpu1 - broker_cpu0);
 

@@ -20,6 +20,7 @@
 #include "broker_generated.h"
 #include "tp/http/client.h"
 #include "tp/log.h"
+#include "tp/thread_name.h"
 
 namespace tp::clients {
 namespace {
@@ -380,7 +381,10 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(PublisherOptions options) {
   impl->options = std::move(options);
   impl->client = std::move(client);
   Impl* raw = impl.get();
-  impl->sender = std::thread([raw] { raw->Run(); });
+  impl->sender = std::thread([raw] {
+    NameThisThread("publisher");
+    raw->Run();
+  });
   return std::unique_ptr<Publisher>(new Publisher(std::move(impl)));
 }
 

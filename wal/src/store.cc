@@ -35,6 +35,7 @@
 #include "key_format.h"
 #include "record_codec.h"
 #include "tp/log.h"
+#include "tp/thread_name.h"
 #include "wal/rocksdb_tuning.h"
 
 namespace tp::wal {
@@ -543,9 +544,18 @@ void Store::Impl::StartThreads() {
   if (secondary_)
     return;
   RefreshDiskUsage();
-  deliverer_ = std::thread([this] { DeliveryLoop(); });
-  writer_ = std::thread([this] { WriterLoop(); });
-  background_ = std::thread([this] { BackgroundLoop(); });
+  deliverer_ = std::thread([this] {
+    NameThisThread("wal-delivery");
+    DeliveryLoop();
+  });
+  writer_ = std::thread([this] {
+    NameThisThread("wal-writer");
+    WriterLoop();
+  });
+  background_ = std::thread([this] {
+    NameThisThread("wal-maintain");
+    BackgroundLoop();
+  });
 }
 
 void Store::Impl::Close() {

@@ -49,6 +49,7 @@
 #include "tp/json_scan.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
+#include "tp/thread_name.h"
 
 namespace tp::broker {
 
@@ -540,6 +541,7 @@ void Reader::Impl::SpawnReplay(const std::shared_ptr<Pipeline>& p, std::size_t s
     return;  // Stop() has collected the threads already
   }
   replay_threads.push_back({std::thread([this, p, ref, source, done] {
+                              NameThisThread("reader-replay");
                               ReplayLoop(p, ref, source);
                               done->store(true);
                             }),
@@ -984,15 +986,27 @@ Status Reader::Start() {
   }
   s.work.emplace(s.ioc.get_executor());
   for (int i = 0; i < s.shared.options.io_threads; ++i) {
-    s.io_threads.emplace_back([&s] { s.ioc.run(); });
+    s.io_threads.emplace_back([&s] {
+      NameThisThread("reader-io");
+      s.ioc.run();
+    });
   }
   s.Refresh();
-  s.membership_thread = std::thread([&s] { s.MembershipLoop(); });
+  s.membership_thread = std::thread([&s] {
+    NameThisThread("reader-members");
+    s.MembershipLoop();
+  });
   if (s.discovery) {
     s.RefreshWriters();
-    s.discovery_thread = std::thread([&s] { s.DiscoveryLoop(); });
+    s.discovery_thread = std::thread([&s] {
+      NameThisThread("reader-dns");
+      s.DiscoveryLoop();
+    });
   }
-  s.commit_thread = std::thread([&s] { s.CommitLoop(); });
+  s.commit_thread = std::thread([&s] {
+    NameThisThread("reader-commit");
+    s.CommitLoop();
+  });
   return Status::Ok();
 }
 

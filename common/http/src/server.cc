@@ -35,6 +35,7 @@
 #include "tp/http/url.h"
 #include "tp/log.h"
 #include "tp/metrics/metrics.h"
+#include "tp/thread_name.h"
 
 namespace tp::http {
 namespace {
@@ -558,6 +559,7 @@ Status Server::Start(Router router) {
   impl->threads.reserve(static_cast<size_t>(impl->options.threads));
   for (int i = 0; i < impl->options.threads; ++i) {
     impl->threads.emplace_back([impl]() {
+      NameThisThread(impl->options.log_component + "-io");
       for (;;) {
         try {
           impl->ioc->run();
