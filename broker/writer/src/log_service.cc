@@ -169,6 +169,7 @@ class LogService::Impl {
   struct PublishJoin {
     const Topic* topic = nullptr;
     std::vector<PublishMessage> messages;
+    std::unique_ptr<const std::string> message_bytes;  // what `messages` view
     std::vector<uint32_t> order;  // message indexes by (strand, partition, arrival)
     std::vector<uint8_t> fresh;   // per message: handed to the wal
     std::vector<Share> shares;
@@ -310,12 +311,13 @@ class LogService::Impl {
   // Builds the request's shares (one per partition, grouped by owning strand) and posts
   // each group to its strand: one hop per strand touched, not per partition.
   void StartPublish(const Topic& topic,
-                    std::vector<PublishMessage> messages,
+                    PublishBatch batch,
                     uint64_t bytes,
                     std::function<void(Result<PublishResult>)> done) {
     auto join = std::make_shared<PublishJoin>();
     join->topic = &topic;
-    join->messages = std::move(messages);
+    join->messages = std::move(batch.messages);
+    join->message_bytes = std::move(batch.bytes);
     join->bytes = bytes;
     join->done = std::move(done);
     join->started = std::chrono::steady_clock::now();
@@ -855,17 +857,15 @@ Result<std::unique_ptr<LogService>> LogService::Open(
   return std::unique_ptr<LogService>(new LogService(std::move(impl)));
 }
 
-asio::awaitable<Result<PublishResult>> LogService::Publish(
-    std::string topic, std::vector<PublishMessage> messages) {
+asio::awaitable<Result<PublishResult>> LogService::Publish(PublishBatch batch) {
   // Not a coroutine (see AwaitCallback): admission runs inside the initiation.
   return AwaitCallback<Result<PublishResult>>(
-      [this, topic = std::move(topic), messages = std::move(messages)](
-          auto done) mutable {
+      [this, batch = std::move(batch)](auto done) mutable {
         const Impl::Topic* t = nullptr;
         uint64_t bytes = 0;
-        if (Status s = impl_->Admit(topic, messages, &t, &bytes); !s.ok())
+        if (Status s = impl_->Admit(batch.topic, batch.messages, &t, &bytes); !s.ok())
           return done(s);
-        impl_->StartPublish(*t, std::move(messages), bytes, std::move(done));
+        impl_->StartPublish(*t, std::move(batch), bytes, std::move(done));
       });
 }
 

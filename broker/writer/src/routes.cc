@@ -1,5 +1,10 @@
 // HTTP routes of the broker writer. Handlers parse and validate, then await the
 // LogService; errors become application/problem+json naming the field.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
@@ -48,11 +53,10 @@ bool IsFlatbuffers(const Request& req) {
   return ct && ct->starts_with(wire::kContentType);
 }
 
-// Parses the JSON publish body; on error fills `problem` naming the field.
-bool ParsePublishJson(const std::string& body,
-                      std::string* topic,
-                      std::vector<PublishMessage>* messages,
-                      Response* problem) {
+// Parses the JSON publish body; on error fills `problem` naming the field. Keys and
+// payloads are written out one after another into the batch's bytes, which the messages
+// then view.
+bool ParsePublishJson(const std::string& body, PublishBatch* batch, Response* problem) {
   auto bad = [&](std::string_view field, std::string detail) {
     *problem = Problem(400, "Bad Request", detail, field);
     return false;
@@ -67,7 +71,7 @@ bool ParsePublishJson(const std::string& body,
     return bad("topic", "topic: required");
   if (!t->is_string())
     return bad("topic", "topic: must be a string");
-  *topic = t->get<std::string>();
+  batch->topic = t->get<std::string>();
   auto m = doc.find("messages");
   if (m == doc.end())
     return bad("messages", "messages: required");
@@ -75,18 +79,22 @@ bool ParsePublishJson(const std::string& body,
     return bad("messages", "messages: must be an array");
   if (m->empty())
     return bad("messages", "messages: must not be empty");
-  messages->reserve(m->size());
+  auto bytes = std::make_unique<std::string>();
+  std::vector<std::pair<size_t, size_t>> key_sizes;  // (offset, size) in *bytes
+  std::vector<std::pair<size_t, size_t>> payload_sizes;
+  batch->messages.resize(m->size());
   for (size_t i = 0; i < m->size(); ++i) {
     const json& item = (*m)[i];
     const std::string prefix = "messages[" + std::to_string(i) + "]";
     if (!item.is_object())
       return bad(prefix, prefix + ": must be an object");
-    PublishMessage out;
+    const size_t key_at = bytes->size();
     if (auto k = item.find("key"); k != item.end() && !k->is_null()) {
       if (!k->is_string())
         return bad(prefix + ".key", prefix + ".key: must be a string");
-      out.key = k->get<std::string>();
+      *bytes += k->get_ref<const std::string&>();
     }
+    key_sizes.emplace_back(key_at, bytes->size() - key_at);
     if (auto u = item.find("msg_uuid"); u != item.end() && !u->is_null()) {
       if (!u->is_string()) {
         return bad(prefix + ".msg_uuid", prefix + ".msg_uuid: must be a UUID string");
@@ -94,7 +102,7 @@ bool ParsePublishJson(const std::string& body,
       auto id = Uuid::Parse(u->get<std::string>());
       if (!id.ok())
         return bad(prefix + ".msg_uuid", prefix + ".msg_uuid: " + id.status().message());
-      out.msg_uuid = *id;
+      batch->messages[i].msg_uuid = *id;
     }
     auto p = item.find("payload");
     if (p == item.end() || p->is_null()) {
@@ -103,32 +111,40 @@ bool ParsePublishJson(const std::string& body,
     if (!p->is_object()) {
       return bad(prefix + ".payload", prefix + ".payload: must be a JSON object");
     }
-    out.payload = p->dump();
-    messages->push_back(std::move(out));
+    const size_t payload_at = bytes->size();
+    *bytes += p->dump();
+    payload_sizes.emplace_back(payload_at, bytes->size() - payload_at);
   }
+  // Views are taken once every byte is in place: appending may have moved them.
+  const std::string_view all = *bytes;
+  for (size_t i = 0; i < batch->messages.size(); ++i) {
+    batch->messages[i].key = all.substr(key_sizes[i].first, key_sizes[i].second);
+    batch->messages[i].payload =
+        all.substr(payload_sizes[i].first, payload_sizes[i].second);
+  }
+  batch->bytes = std::move(bytes);
   return true;
 }
 
 asio::awaitable<Response> HandlePublish(LogService& service, Request req) {
-  std::string topic;
-  std::vector<PublishMessage> messages;
+  PublishBatch batch;
   if (IsFlatbuffers(req)) {
-    if (Status s = wire::DecodePublish(req.body, &topic, &messages); !s.ok()) {
+    if (Status s = wire::DecodePublish(std::move(req.body), &batch); !s.ok()) {
       co_return Problem(400, "Bad Request", s.message());
     }
     // The payload bytes are stored as they came: validated without building a tree.
-    for (size_t i = 0; i < messages.size(); ++i) {
-      if (!json_scan::IsObject(messages[i].payload)) {
+    for (size_t i = 0; i < batch.messages.size(); ++i) {
+      if (!json_scan::IsObject(batch.messages[i].payload)) {
         const std::string field = "messages[" + std::to_string(i) + "].payload";
         co_return Problem(400, "Bad Request", field + ": must be a JSON object", field);
       }
     }
   } else {
     Response problem;
-    if (!ParsePublishJson(req.body, &topic, &messages, &problem))
+    if (!ParsePublishJson(req.body, &batch, &problem))
       co_return problem;
   }
-  auto result = co_await service.Publish(std::move(topic), std::move(messages));
+  auto result = co_await service.Publish(std::move(batch));
   if (!result.ok())
     co_return ProblemFor(result.status());
   co_return http::Json(

@@ -1,6 +1,7 @@
 #include "wire.h"
 
 #include <cstring>
+#include <memory>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -29,6 +30,13 @@ Result<const T*> Verified(std::string_view body, std::string_view what) {
 std::string Str(const flatbuffers::String* s) {
   return s ? s->str() : std::string();
 }
+std::string_view View(const flatbuffers::String* s) {
+  return s ? std::string_view(s->c_str(), s->size()) : std::string_view();
+}
+std::string_view View(const flatbuffers::Vector<uint8_t>* v) {
+  return v ? std::string_view(reinterpret_cast<const char*>(v->data()), v->size())
+           : std::string_view();
+}
 std::string Blob(const flatbuffers::Vector<uint8_t>* v) {
   return v ? std::string(reinterpret_cast<const char*>(v->data()), v->size())
            : std::string();
@@ -45,46 +53,29 @@ Result<Uuid> UuidFrom(const flatbuffers::Vector<uint8_t>* v, std::string_view fi
 
 }  // namespace
 
-std::string EncodePublish(const std::string& topic,
-                          const std::vector<PublishMessage>& messages) {
-  flatbuffers::FlatBufferBuilder b(1024);
-  std::vector<flatbuffers::Offset<fb::PublishMessage>> items;
-  items.reserve(messages.size());
-  for (const auto& m : messages) {
-    auto key = b.CreateString(m.key);
-    auto uuid = m.msg_uuid ? b.CreateVector(m.msg_uuid->bytes().data(), 16)
-                           : flatbuffers::Offset<flatbuffers::Vector<uint8_t>>();
-    auto payload = b.CreateVector(Bytes(m.payload), m.payload.size());
-    items.push_back(fb::CreatePublishMessage(b, key, uuid, payload));
-  }
-  auto t = b.CreateString(topic);
-  auto v = b.CreateVector(items);
-  b.Finish(fb::CreatePublishRequest(b, t, v));
-  return Finish(b);
-}
-
-Status DecodePublish(std::string_view body,
-                     std::string* topic,
-                     std::vector<PublishMessage>* messages) {
+Status DecodePublish(std::string body, PublishBatch* batch) {
+  auto bytes = std::make_unique<const std::string>(std::move(body));
   TP_ASSIGN_OR_RETURN(const fb::PublishRequest* req,
-                      Verified<fb::PublishRequest>(body, "publish body"));
-  *topic = Str(req->topic());
-  messages->clear();
-  if (!req->messages())
-    return Status::Ok();
-  for (uint32_t i = 0; i < req->messages()->size(); ++i) {
-    const fb::PublishMessage* m = req->messages()->Get(i);
-    PublishMessage out;
-    out.key = Str(m->key());
-    if (m->msg_uuid()) {
-      TP_ASSIGN_OR_RETURN(
-          Uuid id,
-          UuidFrom(m->msg_uuid(), "messages[" + std::to_string(i) + "].msg_uuid"));
-      out.msg_uuid = id;
+                      Verified<fb::PublishRequest>(*bytes, "publish body"));
+  batch->topic = Str(req->topic());
+  batch->messages.clear();
+  if (req->messages()) {
+    batch->messages.reserve(req->messages()->size());
+    for (uint32_t i = 0; i < req->messages()->size(); ++i) {
+      const fb::PublishMessage* m = req->messages()->Get(i);
+      PublishMessage out;
+      out.key = View(m->key());
+      if (m->msg_uuid()) {
+        TP_ASSIGN_OR_RETURN(
+            Uuid id,
+            UuidFrom(m->msg_uuid(), "messages[" + std::to_string(i) + "].msg_uuid"));
+        out.msg_uuid = id;
+      }
+      out.payload = View(m->payload());
+      batch->messages.push_back(out);
     }
-    out.payload = Blob(m->payload());
-    messages->push_back(std::move(out));
   }
+  batch->bytes = std::move(bytes);
   return Status::Ok();
 }
 

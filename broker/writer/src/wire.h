@@ -16,11 +16,8 @@ namespace tp::broker::wire {
 
 inline constexpr std::string_view kContentType = "application/x-flatbuffers";
 
-std::string EncodePublish(const std::string& topic,
-                          const std::vector<PublishMessage>& messages);
-Status DecodePublish(std::string_view body,
-                     std::string* topic,
-                     std::vector<PublishMessage>* messages);
+// Takes the body over: the messages' keys and payloads view it (PublishBatch::bytes).
+Status DecodePublish(std::string body, PublishBatch* batch);
 
 std::string EncodeFetchRequest(const FetchRequest& request);
 Result<FetchRequest> DecodeFetchRequest(std::string_view body);

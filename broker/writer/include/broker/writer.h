@@ -64,10 +64,22 @@ struct WriterOptions {
 // hash their msg_uuid's 16 bytes.
 uint32_t PartitionForKey(std::string_view key, uint32_t partitions);
 
+// One message of a publish request; key and payload view bytes that the PublishBatch
+// holding the message owns.
 struct PublishMessage {
-  std::string key;
+  std::string_view key;
   std::optional<Uuid> msg_uuid;  // assigned (UUIDv7) when absent
-  std::string payload;           // JSON text of the message object
+  std::string_view payload;      // JSON text of the message object
+};
+
+// A publish request: its messages and the bytes their keys and payloads view (the
+// flatbuffers body as it arrived, or what the JSON parser wrote out), so that decoding
+// copies nothing per message. The bytes live on the heap: moving a batch keeps every
+// view valid.
+struct PublishBatch {
+  std::string topic;
+  std::vector<PublishMessage> messages;
+  std::unique_ptr<const std::string> bytes;
 };
 
 struct PublishResult {
@@ -87,8 +99,7 @@ class LogService {
   // Appends the batch and completes when it is durable. Errors: InvalidArgument (bad
   // message), NotFound (unknown topic), Full (in-flight or disk budget: answer 429),
   // Unavailable (draining), IOError (storage failed).
-  boost::asio::awaitable<Result<PublishResult>> Publish(
-      std::string topic, std::vector<PublishMessage> messages);
+  boost::asio::awaitable<Result<PublishResult>> Publish(PublishBatch batch);
 
   // Fetch for readers. Waits up to min(request.wait, max_fetch_wait) when nothing is
   // available, polling without blocking the io thread.
