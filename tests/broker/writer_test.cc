@@ -362,6 +362,46 @@ TEST_F(WriterTest, DeadLettersAreStoredAndListed) {
   EXPECT_EQ(bad->status, 400);
 }
 
+// A body with more messages than max_messages_per_publish is refused in either form,
+// with the limit named, before its messages are decoded or anything is stored.
+TEST_F(WriterTest, PublishOverTheMessageLimitIsRefusedInEitherForm) {
+  Stop();
+  options_.max_messages_per_publish = 3;
+  Start();
+  auto body = [](int n) {
+    json msgs = json::array();
+    for (int i = 0; i < n; ++i)
+      msgs.push_back(Message("GPU-limit", "", i));
+    return json({{"topic", "telemetry"}, {"messages", msgs}}).dump();
+  };
+  EXPECT_EQ(Post(body(3)).status, 200);
+  auto r = Post(body(4));
+  EXPECT_EQ(r.status, 400) << r.body;
+  json problem = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(problem.is_object()) << r.body;
+  EXPECT_EQ(problem.value("field", ""), "messages");
+  EXPECT_NE(problem.value("detail", "").find("at most 3 per request, got 4"),
+            std::string::npos)
+      << r.body;
+
+  clients::PublisherOptions o;
+  o.broker_url = url_;
+  o.format = clients::PublishFormat::kFlatbuffers;
+  o.max_batch_messages = 4;
+  o.max_attempts = 1;
+  ASSERT_OK_AND_ASSIGN(auto pub, clients::Publisher::Create(o));
+  for (int i = 0; i < 4; ++i)
+    ASSERT_OK(pub->Publish("telemetry", "GPU-limit", R"({"v":1})").status());
+  Status s = pub->Flush(std::chrono::seconds(10));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("at most 3 per request, got 4"), std::string::npos)
+      << s.ToString();
+  size_t stored = 0;
+  for (const auto& rec : FetchAll())
+    stored += rec.key == "GPU-limit" ? 1 : 0;
+  EXPECT_EQ(stored, 3u);  // only the first JSON body's
+}
+
 TEST_F(WriterTest, DiskBudgetAnswers429WithRetryAfter) {
   Stop();
   options_.wal.disk_budget_bytes = 64 * 1024;

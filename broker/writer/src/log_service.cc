@@ -69,6 +69,16 @@ uint64_t MessageBytes(const PublishMessage& m) {
 
 }  // namespace
 
+Status CheckMessageCount(size_t count, uint32_t max_messages) {
+  if (count == 0)
+    return Status::InvalidArgument("messages: must not be empty");
+  if (count > max_messages) {
+    return Status::InvalidArgument("messages: at most " + std::to_string(max_messages) +
+                                   " per request, got " + std::to_string(count));
+  }
+  return Status::Ok();
+}
+
 uint32_t PartitionForKey(std::string_view key, uint32_t partitions) {
   uint64_t hash = 14695981039346656037ULL;  // FNV-1a 64 offset basis
   for (char c : key) {
@@ -249,6 +259,8 @@ class LogService::Impl {
       rejected_->WithLabels({reason}).Inc();
   }
 
+  const WriterOptions& options() const { return options_; }
+
   const Topic* FindTopic(const std::string& name) const {
     auto it = topics_.find(name);
     return it == topics_.end() ? nullptr : &it->second;
@@ -272,13 +284,8 @@ class LogService::Impl {
       return Status::Unavailable("writer is draining and takes no publishes");
     }
     TP_ASSIGN_OR_RETURN(*topic, TopicOrError(topic_name));
-    if (messages.empty())
-      return Status::InvalidArgument("messages: must not be empty");
-    if (messages.size() > options_.max_messages_per_publish) {
-      return Status::InvalidArgument(
-          "messages: at most " + std::to_string(options_.max_messages_per_publish) +
-          " per request, got " + std::to_string(messages.size()));
-    }
+    TP_RETURN_IF_ERROR(
+        CheckMessageCount(messages.size(), options_.max_messages_per_publish));
     *bytes = 0;
     for (size_t i = 0; i < messages.size(); ++i) {
       if (messages[i].key.size() > options_.max_key_bytes) {
@@ -867,6 +874,10 @@ asio::awaitable<Result<PublishResult>> LogService::Publish(PublishBatch batch) {
           return done(s);
         impl_->StartPublish(*t, std::move(batch), bytes, std::move(done));
       });
+}
+
+uint32_t LogService::max_messages_per_publish() const {
+  return impl_->options().max_messages_per_publish;
 }
 
 asio::awaitable<Result<FetchResponse>> LogService::FetchAsync(FetchRequest request) {

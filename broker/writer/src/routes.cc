@@ -56,7 +56,10 @@ bool IsFlatbuffers(const Request& req) {
 // Parses the JSON publish body; on error fills `problem` naming the field. Keys and
 // payloads are written out one after another into the batch's bytes, which the messages
 // then view.
-bool ParsePublishJson(const std::string& body, PublishBatch* batch, Response* problem) {
+bool ParsePublishJson(const std::string& body,
+                      uint32_t max_messages,
+                      PublishBatch* batch,
+                      Response* problem) {
   auto bad = [&](std::string_view field, std::string detail) {
     *problem = Problem(400, "Bad Request", detail, field);
     return false;
@@ -77,8 +80,8 @@ bool ParsePublishJson(const std::string& body, PublishBatch* batch, Response* pr
     return bad("messages", "messages: required");
   if (!m->is_array())
     return bad("messages", "messages: must be an array");
-  if (m->empty())
-    return bad("messages", "messages: must not be empty");
+  if (Status s = CheckMessageCount(m->size(), max_messages); !s.ok())
+    return bad("messages", std::string(s.message()));
   auto bytes = std::make_unique<std::string>();
   std::vector<std::pair<size_t, size_t>> key_sizes;  // (offset, size) in *bytes
   std::vector<std::pair<size_t, size_t>> payload_sizes;
@@ -129,7 +132,9 @@ bool ParsePublishJson(const std::string& body, PublishBatch* batch, Response* pr
 asio::awaitable<Response> HandlePublish(LogService& service, Request req) {
   PublishBatch batch;
   if (IsFlatbuffers(req)) {
-    if (Status s = wire::DecodePublish(std::move(req.body), &batch); !s.ok()) {
+    if (Status s = wire::DecodePublish(
+            std::move(req.body), service.max_messages_per_publish(), &batch);
+        !s.ok()) {
       co_return Problem(400, "Bad Request", s.message());
     }
     // The payload bytes are stored as they came: validated without building a tree.
@@ -141,7 +146,7 @@ asio::awaitable<Response> HandlePublish(LogService& service, Request req) {
     }
   } else {
     Response problem;
-    if (!ParsePublishJson(req.body, &batch, &problem))
+    if (!ParsePublishJson(req.body, service.max_messages_per_publish(), &batch, &problem))
       co_return problem;
   }
   auto result = co_await service.Publish(std::move(batch));

@@ -53,27 +53,27 @@ Result<Uuid> UuidFrom(const flatbuffers::Vector<uint8_t>* v, std::string_view fi
 
 }  // namespace
 
-Status DecodePublish(std::string body, PublishBatch* batch) {
+Status DecodePublish(std::string body, uint32_t max_messages, PublishBatch* batch) {
   auto bytes = std::make_unique<const std::string>(std::move(body));
   TP_ASSIGN_OR_RETURN(const fb::PublishRequest* req,
                       Verified<fb::PublishRequest>(*bytes, "publish body"));
+  const uint32_t count = req->messages() ? req->messages()->size() : 0;
+  TP_RETURN_IF_ERROR(CheckMessageCount(count, max_messages));
   batch->topic = Str(req->topic());
   batch->messages.clear();
-  if (req->messages()) {
-    batch->messages.reserve(req->messages()->size());
-    for (uint32_t i = 0; i < req->messages()->size(); ++i) {
-      const fb::PublishMessage* m = req->messages()->Get(i);
-      PublishMessage out;
-      out.key = View(m->key());
-      if (m->msg_uuid()) {
-        TP_ASSIGN_OR_RETURN(
-            Uuid id,
-            UuidFrom(m->msg_uuid(), "messages[" + std::to_string(i) + "].msg_uuid"));
-        out.msg_uuid = id;
-      }
-      out.payload = View(m->payload());
-      batch->messages.push_back(out);
+  batch->messages.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const fb::PublishMessage* m = req->messages()->Get(i);
+    PublishMessage out;
+    out.key = View(m->key());
+    if (m->msg_uuid()) {
+      TP_ASSIGN_OR_RETURN(
+          Uuid id,
+          UuidFrom(m->msg_uuid(), "messages[" + std::to_string(i) + "].msg_uuid"));
+      out.msg_uuid = id;
     }
+    out.payload = View(m->payload());
+    batch->messages.push_back(out);
   }
   batch->bytes = std::move(bytes);
   return Status::Ok();

@@ -17,7 +17,8 @@ namespace tp::broker::wire {
 inline constexpr std::string_view kContentType = "application/x-flatbuffers";
 
 // Takes the body over: the messages' keys and payloads view it (PublishBatch::bytes).
-Status DecodePublish(std::string body, PublishBatch* batch);
+// A body of no or more than `max_messages` messages is refused before they are decoded.
+Status DecodePublish(std::string body, uint32_t max_messages, PublishBatch* batch);
 
 std::string EncodeFetchRequest(const FetchRequest& request);
 Result<FetchRequest> DecodeFetchRequest(std::string_view body);

@@ -82,6 +82,11 @@ struct PublishBatch {
   std::unique_ptr<const std::string> bytes;
 };
 
+// InvalidArgument naming the field when a publish holds no message or more than
+// `max_messages`; OK otherwise. Checked as soon as a body's message count is known,
+// before its messages are decoded.
+Status CheckMessageCount(size_t count, uint32_t max_messages);
+
 struct PublishResult {
   uint32_t accepted = 0;
   uint32_t duplicates = 0;
@@ -100,6 +105,7 @@ class LogService {
   // message), NotFound (unknown topic), Full (in-flight or disk budget: answer 429),
   // Unavailable (draining), IOError (storage failed).
   boost::asio::awaitable<Result<PublishResult>> Publish(PublishBatch batch);
+  uint32_t max_messages_per_publish() const;
 
   // Fetch for readers. Waits up to min(request.wait, max_fetch_wait) when nothing is
   // available, polling without blocking the io thread.
