@@ -44,7 +44,8 @@ std::optional<std::string> ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
-// `dir` and its ancestors up to `root`, deepest first.
+// The directories of `cgroup_path` and of each of its ancestors under `root`, deepest
+// first.
 std::vector<std::filesystem::path> SelfAndAncestors(const std::filesystem::path& root,
                                                     std::string_view cgroup_path) {
   std::vector<std::filesystem::path> out;

@@ -83,8 +83,8 @@ bool ParsePublishJson(const std::string& body,
   if (Status s = CheckMessageCount(m->size(), max_messages); !s.ok())
     return bad("messages", std::string(s.message()));
   auto bytes = std::make_unique<std::string>();
-  std::vector<std::pair<size_t, size_t>> key_sizes;  // (offset, size) in *bytes
-  std::vector<std::pair<size_t, size_t>> payload_sizes;
+  std::vector<std::pair<size_t, size_t>> key_spans;  // (offset, size) in *bytes
+  std::vector<std::pair<size_t, size_t>> payload_spans;
   batch->messages.resize(m->size());
   for (size_t i = 0; i < m->size(); ++i) {
     const json& item = (*m)[i];
@@ -97,7 +97,7 @@ bool ParsePublishJson(const std::string& body,
         return bad(prefix + ".key", prefix + ".key: must be a string");
       *bytes += k->get_ref<const std::string&>();
     }
-    key_sizes.emplace_back(key_at, bytes->size() - key_at);
+    key_spans.emplace_back(key_at, bytes->size() - key_at);
     if (auto u = item.find("msg_uuid"); u != item.end() && !u->is_null()) {
       if (!u->is_string()) {
         return bad(prefix + ".msg_uuid", prefix + ".msg_uuid: must be a UUID string");
@@ -116,14 +116,14 @@ bool ParsePublishJson(const std::string& body,
     }
     const size_t payload_at = bytes->size();
     *bytes += p->dump();
-    payload_sizes.emplace_back(payload_at, bytes->size() - payload_at);
+    payload_spans.emplace_back(payload_at, bytes->size() - payload_at);
   }
   // Views are taken once every byte is in place: appending may have moved them.
   const std::string_view all = *bytes;
   for (size_t i = 0; i < batch->messages.size(); ++i) {
-    batch->messages[i].key = all.substr(key_sizes[i].first, key_sizes[i].second);
+    batch->messages[i].key = all.substr(key_spans[i].first, key_spans[i].second);
     batch->messages[i].payload =
-        all.substr(payload_sizes[i].first, payload_sizes[i].second);
+        all.substr(payload_spans[i].first, payload_spans[i].second);
   }
   batch->bytes = std::move(bytes);
   return true;
